@@ -1,0 +1,164 @@
+//! The IO seam under the file log (after redb's StorageBackend): a directory of named files.
+//! [`DirStorage`] is the real one; `testing` has an in-memory one and a fault-injecting wrapper,
+//! so crash and fault tests exercise the real file-format code.
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One open file. Offsets are absolute; reads and writes are whole (no short counts).
+pub trait StorageFile: Send + Sync + Debug {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes written data durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Makes data and metadata (size) durable (`fsync`).
+    fn sync_all(&self) -> io::Result<()>;
+    fn size_bytes(&self) -> io::Result<u64>;
+    fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// Why the writer lock could not be taken.
+#[derive(Debug)]
+pub enum LockFailure {
+    /// Someone else holds it; their pid as written in the lock file.
+    Held {
+        holder_pid: String,
+    },
+    Io(io::Error),
+}
+
+/// A directory of named files, plus its writer lock.
+pub trait Storage: Send + Sync + Debug {
+    /// Where this is, for error messages.
+    fn path(&self) -> &Path;
+    /// Names of the files in the directory.
+    fn list(&self) -> io::Result<Vec<String>>;
+    /// Opens an existing file for reading and writing.
+    fn open(&self, name: &str) -> io::Result<Arc<dyn StorageFile>>;
+    /// Creates a new, empty file (fails if it exists).
+    fn create(&self, name: &str) -> io::Result<Arc<dyn StorageFile>>;
+    fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+    fn remove(&self, name: &str) -> io::Result<()>;
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    fn sync_dir(&self) -> io::Result<()>;
+    /// Takes the single-writer lock; it is held until the returned guard is dropped.
+    fn lock(&self) -> Result<Box<dyn Any + Send + Sync>, LockFailure>;
+}
+
+/// Name of the lock file in a log directory.
+pub const lock_file_name: &str = "LOCK";
+
+/// The real thing: a directory on a local file system.
+#[derive(Debug, Clone)]
+pub struct DirStorage {
+    dir: PathBuf,
+}
+
+impl DirStorage {
+    /// Uses `dir`, creating it (and its parents) if needed.
+    pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        Ok(DirStorage { dir })
+    }
+}
+
+#[derive(Debug)]
+struct OsFile(File);
+
+impl StorageFile for OsFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.0.read_exact_at(buf, offset)
+    }
+
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_all_at(buf, offset)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn sync_all(&self) -> io::Result<()> {
+        self.0.sync_all()
+    }
+
+    fn size_bytes(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+impl Storage for DirStorage {
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn open(&self, name: &str) -> io::Result<Arc<dyn StorageFile>> {
+        let file = OpenOptions::new().read(true).write(true).open(self.dir.join(name))?;
+        Ok(Arc::new(OsFile(file)))
+    }
+
+    fn create(&self, name: &str) -> io::Result<Arc<dyn StorageFile>> {
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(self.dir.join(name))?;
+        Ok(Arc::new(OsFile(file)))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        std::fs::rename(self.dir.join(from), self.dir.join(to))
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        std::fs::remove_file(self.dir.join(name))
+    }
+
+    fn sync_dir(&self) -> io::Result<()> {
+        File::open(&self.dir)?.sync_all()
+    }
+
+    fn lock(&self) -> Result<Box<dyn Any + Send + Sync>, LockFailure> {
+        let path = self.dir.join(lock_file_name);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(LockFailure::Io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder_pid = String::new();
+                let _ = file.read_to_string(&mut holder_pid);
+                let holder_pid = holder_pid.trim().to_owned();
+                let holder_pid = if holder_pid.is_empty() { "unknown".to_owned() } else { holder_pid };
+                return Err(LockFailure::Held { holder_pid });
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(LockFailure::Io(err)),
+        }
+        // We hold the lock: record who we are for the next one who tries.
+        file.set_len(0).map_err(LockFailure::Io)?;
+        file.rewind().map_err(LockFailure::Io)?;
+        writeln!(file, "{}", std::process::id()).map_err(LockFailure::Io)?;
+        Ok(Box::new(file))
+    }
+}
