@@ -690,7 +690,7 @@ impl Opener<'_> {
                 if segment::find_valid_frame(&bytes, stop + 1, nonzero_end).is_some() {
                     return Err(self.corrupt(index, stop as u64, stop_position, reason.clone()));
                 }
-                if segment::looks_fully_written(&bytes, stop) {
+                if segment::looks_fully_written(&bytes, stop, nonzero_end) {
                     return Err(self.corrupt(
                         index,
                         stop as u64,

@@ -259,14 +259,14 @@ pub fn nonzero_end(bytes: &[u8], from: usize) -> usize {
     bytes[from..].iter().rposition(|&byte| byte != 0).map_or(from, |at| from + at + 1)
 }
 
-/// Whether the frame at `offset` looks completely written: a plausible length whose last bytes
-/// (inside the hash) are not zero. A torn write leaves zeros after the tear; rot does not.
-pub fn looks_fully_written(bytes: &[u8], offset: usize) -> bool {
+/// Whether the frame at `offset` was completely written. A torn write is a prefix: past the
+/// tear every byte is zero, so a torn frame ends beyond the last non-zero byte of the segment
+/// (`nonzero_end`). A written frame reaches it, because its last byte (of the hash) is non-zero;
+/// the exception, a damaged final record whose hash ends in a zero byte, is treated as torn.
+pub fn looks_fully_written(bytes: &[u8], offset: usize, nonzero_end: usize) -> bool {
     if bytes.len() < offset + 4 {
         return false;
     }
     let length = u32_at(bytes, offset) as usize;
-    length >= frame_overhead_bytes
-        && offset + length <= bytes.len()
-        && bytes[offset + length - 8..offset + length].iter().any(|&byte| byte != 0)
+    length >= frame_overhead_bytes && offset + length <= bytes.len() && offset + length <= nonzero_end
 }
