@@ -1,0 +1,275 @@
+//! Identifiers: division codes for regions, and client-chosen ids for plans, payments, commands,
+//! tax batches and (pseudonymous) beneficiaries.
+//!
+//! The ledger never stores a national ID number. A `BeneficiaryRef` is a pseudonym chosen by the
+//! agency's own system; text that looks like a resident identity number is refused outright.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Longest id, in bytes. Ids are stored inline (no allocation) so the ledger's indexes stay small.
+pub const ID_BYTES_MAX: usize = 40;
+
+/// A six-digit administrative division code (GB/T 2260), or an internal code of the same shape
+/// for agency units that have none (documented in the policy file).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegionCode(u32);
+
+/// Why an id or code is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("region code {0:?} is not six digits such as \"620100\"")]
+    BadRegionCode(String),
+    #[error("{kind} is empty")]
+    Empty { kind: &'static str },
+    #[error("{kind} is longer than {ID_BYTES_MAX} bytes")]
+    TooLong { kind: &'static str },
+    #[error("{kind} {text:?} may contain only ASCII letters, digits and '-', '_', '.', ':'")]
+    BadCharacter { kind: &'static str, text: String },
+    #[error(
+        "beneficiary ref {0:?} looks like a resident identity number; the ledger stores only pseudonymous references"
+    )]
+    LooksLikeIdNumber(String),
+}
+
+impl RegionCode {
+    /// Builds a code from its number; `None` unless it has exactly six digits.
+    pub fn new(code: u32) -> Option<RegionCode> {
+        (100_000..=999_999).contains(&code).then_some(RegionCode(code))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    pub fn parse(text: &str) -> Result<RegionCode, IdError> {
+        let bad = || IdError::BadRegionCode(text.to_string());
+        if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        RegionCode::new(text.parse().map_err(|_| bad())?).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for RegionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:06}", self.0)
+    }
+}
+
+impl fmt::Debug for RegionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RegionCode({self})")
+    }
+}
+
+impl FromStr for RegionCode {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RegionCode::parse(s)
+    }
+}
+
+impl Serialize for RegionCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RegionCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        RegionCode::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An inline, bounded ASCII id. Copy, hashable and allocation-free.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct InlineId {
+    len: u8,
+    bytes: [u8; ID_BYTES_MAX],
+}
+
+impl InlineId {
+    fn parse(kind: &'static str, text: &str) -> Result<InlineId, IdError> {
+        if text.is_empty() {
+            return Err(IdError::Empty { kind });
+        }
+        if text.len() > ID_BYTES_MAX {
+            return Err(IdError::TooLong { kind });
+        }
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')) {
+            return Err(IdError::BadCharacter { kind, text: text.to_string() });
+        }
+        let mut bytes = [0u8; ID_BYTES_MAX];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Ok(InlineId { len: text.len() as u8, bytes })
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("ids are ASCII")
+    }
+}
+
+macro_rules! inline_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(InlineId);
+
+        impl $name {
+            /// Parses and validates the id.
+            pub fn parse(text: &str) -> Result<$name, IdError> {
+                InlineId::parse($kind, text).map($name)
+            }
+
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({:?})"), self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+inline_id!(
+    /// A spending plan's id, chosen by the submitting agency's system.
+    PlanId, "plan id"
+);
+inline_id!(
+    /// A benefit payment's id, chosen by the paying agency's system; unique across the ledger.
+    PaymentId, "payment id"
+);
+inline_id!(
+    /// A client-chosen command id: re-sending it returns the original outcome (idempotency).
+    CommandId, "command id"
+);
+inline_id!(
+    /// The tax bureau's reference for a collection batch; unique across the ledger.
+    TaxBatchRef, "tax batch ref"
+);
+
+/// A pseudonymous reference to a beneficiary (an injured worker or a dependant's household).
+/// Never a national ID number: eighteen-character text that looks like a resident identity
+/// number (17 digits then a digit or 'X') is refused.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BeneficiaryRef(InlineId);
+
+impl BeneficiaryRef {
+    pub fn parse(text: &str) -> Result<BeneficiaryRef, IdError> {
+        let id = InlineId::parse("beneficiary ref", text)?;
+        if looks_like_resident_id(text) {
+            return Err(IdError::LooksLikeIdNumber(text.to_string()));
+        }
+        Ok(BeneficiaryRef(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// True for text shaped like a PRC resident identity number (GB 11643): 17 digits followed by a
+/// digit or 'X'. Shape alone suffices: a pseudonym never needs that shape, and refusing it keeps
+/// real numbers out even when their check digit was mistyped.
+fn looks_like_resident_id(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
+}
+
+impl fmt::Display for BeneficiaryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for BeneficiaryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BeneficiaryRef({:?})", self.as_str())
+    }
+}
+
+impl FromStr for BeneficiaryRef {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BeneficiaryRef::parse(s)
+    }
+}
+
+impl Serialize for BeneficiaryRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for BeneficiaryRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        BeneficiaryRef::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_codes_are_six_digits() {
+        assert_eq!(RegionCode::parse("620100").unwrap().get(), 620100);
+        assert_eq!(RegionCode::parse("620100").unwrap().to_string(), "620100");
+        for bad in ["62010", "6201000", "62O100", "", "-62010", "012345"] {
+            assert!(RegionCode::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ids_are_bounded_and_plain() {
+        assert_eq!(PlanId::parse("PLAN-620100-2024-03").unwrap().as_str(), "PLAN-620100-2024-03");
+        assert_eq!(PaymentId::parse(""), Err(IdError::Empty { kind: "payment id" }));
+        assert_eq!(CommandId::parse(&"a".repeat(41)), Err(IdError::TooLong { kind: "command id" }));
+        assert!(matches!(TaxBatchRef::parse("a b"), Err(IdError::BadCharacter { .. })));
+        assert!(CommandId::parse(&"a".repeat(40)).is_ok());
+    }
+
+    #[test]
+    fn beneficiary_refs_refuse_id_numbers() {
+        assert!(BeneficiaryRef::parse("B-00042").is_ok());
+        assert!(BeneficiaryRef::parse("62010219800101123X").is_err());
+        assert!(BeneficiaryRef::parse("620102198001011234").is_err());
+        assert!(BeneficiaryRef::parse("62010219800101123").is_ok(), "17 digits is not an ID shape");
+    }
+}
