@@ -1,0 +1,207 @@
+//! Snapshots: the decision state, the views and the idempotency index at a log position, so that
+//! start-up replays only the log's tail.
+//!
+//! A snapshot is a cache, never a source of truth: it is used only if its checksum, format
+//! version and policy digest match, and the log still holds the same hash at its position.
+//! Anything else is skipped with a warning and the log is replayed; it never means wrong figures.
+//!
+//! File layout (`snapshot-<position, 20 digits>.fls`, little endian):
+//! magic `FLSNAP01` (8) | format version u32 | position u64 | head hash (32) | policy digest (32)
+//! | body length u64 | body (postcard) | SHA-256 of everything before it (32).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use fundledger_domain::{FundState, Policy};
+use fundledger_projections::Views;
+use fundledger_store::{EventLog, RecordBatch, block_on};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::idempotency::IdempotencyIndex;
+use crate::outcome::EngineError;
+
+const MAGIC: &[u8; 8] = b"FLSNAP01";
+/// Bumped whenever the body's shape changes; older snapshots are then skipped (and replaced).
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// Snapshots kept on disk; older ones are deleted after a new one is written.
+pub const SNAPSHOTS_KEPT: usize = 2;
+const HEADER_BYTES: usize = 8 + 4 + 8 + 32 + 32 + 8;
+
+/// What a snapshot holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotBody {
+    pub position: u64,
+    pub head_hash: [u8; 32],
+    pub state: FundState,
+    pub views: Views,
+    pub idempotency: IdempotencyIndex,
+}
+
+/// Writes snapshots (in the background or now) and finds the newest usable one.
+pub struct Snapshotter {
+    dir: PathBuf,
+    policy_digest: [u8; 32],
+    busy: Arc<(Mutex<bool>, Condvar)>,
+}
+
+/// The digest of a policy: a snapshot taken under another policy is not reused.
+pub fn policy_digest(policy: &Policy) -> [u8; 32] {
+    // The Debug form covers every field; a change of its shape between versions only costs a
+    // replay, never a wrong figure.
+    Sha256::digest(format!("{policy:?}").as_bytes()).into()
+}
+
+impl Snapshotter {
+    pub fn new(dir: PathBuf, policy: &Policy) -> Snapshotter {
+        Snapshotter { dir, policy_digest: policy_digest(policy), busy: Arc::new((Mutex::new(false), Condvar::new())) }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        !*self.busy.0.lock().expect("snapshot lock poisoned")
+    }
+
+    pub fn wait_idle(&self) {
+        let (lock, cvar) = &*self.busy;
+        let guard = lock.lock().expect("snapshot lock poisoned");
+        let _guard = cvar.wait_while(guard, |busy| *busy).expect("snapshot lock poisoned");
+    }
+
+    /// Writes `body` on a background thread; the writer goes on at once.
+    pub fn write_in_background(&self, body: SnapshotBody) {
+        *self.busy.0.lock().expect("snapshot lock poisoned") = true;
+        let (dir, digest, busy) = (self.dir.clone(), self.policy_digest, self.busy.clone());
+        std::thread::Builder::new()
+            .name("fundledger-snapshot".into())
+            .spawn(move || {
+                match write_snapshot(&dir, &digest, &body) {
+                    Ok(path) => tracing::info!(path = %path.display(), position = body.position, "snapshot written"),
+                    Err(err) => tracing::warn!(error = %err, "snapshot not written; start-up will replay more"),
+                }
+                let (lock, cvar) = &*busy;
+                *lock.lock().expect("snapshot lock poisoned") = false;
+                cvar.notify_all();
+            })
+            .expect("spawn snapshot thread");
+    }
+
+    pub fn write_now(&self, body: &SnapshotBody) -> Result<PathBuf, EngineError> {
+        write_snapshot(&self.dir, &self.policy_digest, body)
+            .map_err(|e| EngineError::Stopped(format!("writing snapshot in {}: {e}", self.dir.display())))
+    }
+
+    /// The newest snapshot that passes every check, and why each newer one was skipped.
+    pub fn load_newest<L: EventLog + ?Sized>(
+        &self,
+        log: &L,
+        head: u64,
+    ) -> Result<(Option<SnapshotBody>, Vec<(PathBuf, String)>), EngineError> {
+        let mut skipped = Vec::new();
+        for path in list_snapshots(&self.dir) {
+            match self.load_checked(&path, log, head) {
+                Ok(body) => return Ok((Some(body), skipped)),
+                Err(why) => skipped.push((path, why)),
+            }
+        }
+        Ok((None, skipped))
+    }
+
+    fn load_checked<L: EventLog + ?Sized>(&self, path: &Path, log: &L, head: u64) -> Result<SnapshotBody, String> {
+        let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+        let body = decode_snapshot(&bytes, &self.policy_digest)?;
+        if body.position > head {
+            return Err(format!("snapshot at position {} is ahead of the log's head {head}", body.position));
+        }
+        if body.position > 0 {
+            let batch = block_on(log.read(body.position, RecordBatch::new())).map_err(|e| e.to_string())?;
+            if batch.is_empty() || batch.first_position() != body.position || *batch.get(0).hash() != body.head_hash {
+                return Err(format!("the log's hash at position {} differs from the snapshot's", body.position));
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// Snapshot files in `dir`, newest (highest position) first.
+pub fn list_snapshots(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let position = name.strip_prefix("snapshot-")?.strip_suffix(".fls")?.parse().ok()?;
+            Some((position, e.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Encodes a snapshot file's bytes.
+pub fn encode_snapshot(policy_digest: &[u8; 32], body: &SnapshotBody) -> Vec<u8> {
+    let encoded = postcard::to_stdvec(body).expect("snapshot bodies always serialize");
+    let mut out = Vec::with_capacity(HEADER_BYTES + encoded.len() + 32);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&body.position.to_le_bytes());
+    out.extend_from_slice(&body.head_hash);
+    out.extend_from_slice(policy_digest);
+    out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
+    out.extend_from_slice(&encoded);
+    let checksum: [u8; 32] = Sha256::digest(&out).into();
+    out.extend_from_slice(&checksum);
+    out
+}
+
+/// Decodes and checks a snapshot file's bytes; the error says what is wrong.
+pub fn decode_snapshot(bytes: &[u8], policy_digest: &[u8; 32]) -> Result<SnapshotBody, String> {
+    if bytes.len() < HEADER_BYTES + 32 {
+        return Err(format!("file of {} bytes is too short to be a snapshot", bytes.len()));
+    }
+    let (content, checksum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(content).as_slice() != checksum {
+        return Err("checksum mismatch: the file is damaged".into());
+    }
+    if &content[..8] != MAGIC {
+        return Err("not a fundledger snapshot (bad magic)".into());
+    }
+    let version = u32::from_le_bytes(content[8..12].try_into().expect("4 bytes"));
+    if version != SNAPSHOT_FORMAT_VERSION {
+        return Err(format!("format version {version}, this build reads {SNAPSHOT_FORMAT_VERSION}"));
+    }
+    if &content[52..84] != policy_digest {
+        return Err("taken under a different policy".into());
+    }
+    let body_len = u64::from_le_bytes(content[84..92].try_into().expect("8 bytes"));
+    if body_len != (content.len() - HEADER_BYTES) as u64 {
+        return Err("body length does not match the file".into());
+    }
+    let body: SnapshotBody =
+        postcard::from_bytes(&content[HEADER_BYTES..]).map_err(|e| format!("body does not decode: {e}"))?;
+    let position = u64::from_le_bytes(content[12..20].try_into().expect("8 bytes"));
+    if body.position != position || body.head_hash[..] != content[20..52] {
+        return Err("header and body disagree".into());
+    }
+    Ok(body)
+}
+
+/// Writes atomically: a temporary file, fsync, rename, directory fsync; then prunes old ones.
+fn write_snapshot(dir: &Path, policy_digest: &[u8; 32], body: &SnapshotBody) -> std::io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    let bytes = encode_snapshot(policy_digest, body);
+    let path = dir.join(format!("snapshot-{:020}.fls", body.position));
+    let tmp = dir.join(format!("snapshot-{:020}.fls.tmp", body.position));
+    {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, &path)?;
+    fs::File::open(dir)?.sync_all()?;
+    for old in list_snapshots(dir).into_iter().skip(SNAPSHOTS_KEPT) {
+        let _ = fs::remove_file(old);
+    }
+    Ok(path)
+}

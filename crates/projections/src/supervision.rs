@@ -1,0 +1,487 @@
+//! `Supervision`: signals worth an inspector's look, each pointing at the log positions behind it.
+//!
+//! Signals and their exact definitions:
+//! - **reversal**: every payment reversal, with the payment id, amount, reason and the positions
+//!   of the payment and of the reversal;
+//! - **multi-region beneficiary**: one beneficiary ref paid by two or more regions in one period
+//!   (the payment's period); lists the first payment of each region;
+//! - **outlier payment**: a payment above [`OUTLIER_MULTIPLE`] × the running median of the same
+//!   region's earlier payments of the same benefit type, once [`OUTLIER_MIN_SAMPLES`] of them
+//!   exist. The median is read from a fixed log-bucket histogram (see [`Histogram`]) and the
+//!   comparison uses the *upper* edge of the median's bucket, so every signal is also a signal
+//!   against the exact median; payments between 3× and about 3.3× the exact median may go
+//!   unflagged. Reversals do not remove payments from the histogram;
+//! - **late close**: a `PeriodClosed` recorded more than [`CLOSE_GRACE_DAYS`] days after the
+//!   period's end (the first day of the next month at 00:00 Beijing time, UTC+8).
+//!
+//! Memory stays bounded by the fund's shape, not its history, except for the payment position
+//! index (16 bytes per payment, one sorted run per region and period) and the signals themselves: one histogram
+//! per region and benefit type (1.5 KB each), beneficiaries seen per period only while some unit
+//! still has the period open.
+
+use std::collections::BTreeMap;
+
+use fundledger_domain::{
+    BeneficiaryRef, BenefitType, Event, Money, PaymentId, Period, Policy, RegionCode, ReversalReason,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::EventMeta;
+use crate::util::{FastMap, fen, fingerprint, money, pairs, sorted_map};
+
+/// A payment is an outlier above this multiple of its region and benefit type's running median.
+pub const OUTLIER_MULTIPLE: u64 = 3;
+/// Earlier payments of the same region and benefit type needed before the outlier test applies.
+pub const OUTLIER_MIN_SAMPLES: u32 = 20;
+/// Days after a period's end within which its close is on time.
+pub const CLOSE_GRACE_DAYS: i64 = 15;
+/// The province's offset from UTC (China Standard Time), for where a period ends.
+pub const PROVINCE_UTC_OFFSET_SECONDS: i64 = 8 * 3600;
+const MICROS_PER_SECOND: i64 = 1_000_000;
+const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+
+/// Sub-buckets per power of two in a [`Histogram`]: bucket edges are 2^(1/8) ≈ 9% apart.
+pub const HISTOGRAM_SUB_BUCKETS_PER_OCTAVE: u32 = 8;
+const SUB_BITS: u32 = 3;
+const _: () = assert!(1 << SUB_BITS == HISTOGRAM_SUB_BUCKETS_PER_OCTAVE);
+/// Buckets of a [`Histogram`]: enough for every amount up to the money ceiling (1e14 fen < 2^47).
+pub const HISTOGRAM_BUCKETS: usize = 8 + (47 - 3) * 8;
+
+/// A fixed log-bucket histogram of payment amounts in fen, with its median bucket tracked
+/// incrementally. Amounts 1-7 fen have a bucket each; above, each power of two is split into 8
+/// buckets by the three bits after the leading one. Same inputs, same buckets: deterministic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    counts: Vec<u32>,
+    total: u32,
+    /// The bucket holding the lower median (0-based rank (total − 1) / 2).
+    median: u16,
+    /// Samples in buckets below `median`.
+    below: u32,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram { counts: vec![0; HISTOGRAM_BUCKETS], total: 0, median: 0, below: 0 }
+    }
+}
+
+impl Histogram {
+    /// The bucket of an amount of at least one fen.
+    pub fn bucket(amount_fen: u64) -> usize {
+        let amount = amount_fen.max(1);
+        let octave = 63 - amount.leading_zeros();
+        if octave < SUB_BITS {
+            return amount as usize;
+        }
+        let sub = (amount >> (octave - SUB_BITS)) & u64::from(HISTOGRAM_SUB_BUCKETS_PER_OCTAVE - 1);
+        (8 + (octave - SUB_BITS) * HISTOGRAM_SUB_BUCKETS_PER_OCTAVE) as usize + sub as usize
+    }
+
+    /// The smallest amount above every amount of the bucket (its exclusive upper edge).
+    pub fn bucket_upper(bucket: usize) -> u64 {
+        if bucket < 8 {
+            return bucket as u64 + 1;
+        }
+        let octave = (bucket as u32 - 8) / HISTOGRAM_SUB_BUCKETS_PER_OCTAVE + SUB_BITS;
+        let sub = (bucket as u64 - 8) % u64::from(HISTOGRAM_SUB_BUCKETS_PER_OCTAVE);
+        (9 + sub) << (octave - SUB_BITS)
+    }
+
+    pub fn samples(&self) -> u32 {
+        self.total
+    }
+
+    /// The exclusive upper edge of the median's bucket: every amount at the median is below it.
+    pub fn median_upper(&self) -> Option<u64> {
+        (self.total > 0).then(|| Histogram::bucket_upper(usize::from(self.median)))
+    }
+
+    /// Adds a sample and moves the median bucket to the new lower median; each step crosses at
+    /// most the empty buckets between two samples, so the cost is small and bounded.
+    pub fn insert(&mut self, amount_fen: u64) {
+        let b = Histogram::bucket(amount_fen).min(HISTOGRAM_BUCKETS - 1);
+        self.counts[b] += 1;
+        self.total += 1;
+        if self.total == 1 {
+            self.median = b as u16;
+            self.below = 0;
+            return;
+        }
+        if b < usize::from(self.median) {
+            self.below += 1;
+        }
+        let rank = (self.total - 1) / 2;
+        let mut m = usize::from(self.median);
+        while self.below > rank {
+            m -= 1;
+            self.below -= self.counts[m];
+        }
+        while self.below + self.counts[m] <= rank {
+            self.below += self.counts[m];
+            m += 1;
+        }
+        self.median = m as u16;
+    }
+}
+
+/// Payment id fingerprint → log position, for the reversal signal, one run per region and
+/// payment period. A reversal names its payment's region and period, so a lookup searches one
+/// run: while the region still has the period open the run is appended to and scanned (a few
+/// thousand entries at most); when the region closes the period no payment can join it any
+/// more, so it is sorted once and binary-searched from then on. Inserting is a push: no large
+/// hash table, no cache miss per payment. 16 bytes per payment (`positions_memory_bytes`).
+/// Two ids of one run with the same 64-bit fingerprint are not told apart: the lookup answers
+/// `None` rather than a wrong position.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct PaymentRun {
+    entries: Vec<(u64, u64)>,
+    sorted: bool,
+}
+
+impl PaymentRun {
+    fn get(&self, key: u64) -> Option<u64> {
+        let mut hits = 0;
+        let mut found = None;
+        let start = if self.sorted { self.entries.partition_point(|(k, _)| *k < key) } else { 0 };
+        for (k, p) in &self.entries[start..] {
+            if *k == key {
+                hits += 1;
+                found = Some(*p);
+            } else if self.sorted {
+                break;
+            }
+        }
+        (hits == 1).then_some(found).flatten()
+    }
+
+    fn seal(&mut self) {
+        if !self.sorted {
+            self.entries.sort_unstable();
+            self.entries.shrink_to_fit();
+            self.sorted = true;
+        }
+    }
+}
+
+/// A payment reversal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReversalSignal {
+    pub payment_id: PaymentId,
+    pub region: RegionCode,
+    pub period: Period,
+    pub paid_period: Period,
+    pub benefit: BenefitType,
+    pub amount: Money,
+    pub reason: ReversalReason,
+    /// `None` only if the payment is not in the folded history or its fingerprint is shared.
+    pub payment_position: Option<u64>,
+    pub reversal_position: u64,
+}
+
+/// One beneficiary ref paid by several regions in one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultiRegionSignal {
+    pub beneficiary: BeneficiaryRef,
+    pub period: Period,
+    /// The first payment of each region, in the order the regions first paid.
+    pub payments: Vec<(RegionCode, u64)>,
+}
+
+/// A payment well above its region and benefit type's running median.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutlierSignal {
+    pub payment_id: PaymentId,
+    pub region: RegionCode,
+    pub period: Period,
+    pub benefit: BenefitType,
+    pub amount: Money,
+    /// Upper edge of the median's histogram bucket (≥ the exact median, within 2^(1/8)).
+    pub median_upper: Money,
+    /// Earlier payments the median is over.
+    pub samples: u32,
+    pub position: u64,
+}
+
+/// A period closed after its grace days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateCloseSignal {
+    pub region: RegionCode,
+    pub period: Period,
+    pub position: u64,
+    pub recorded_at_micros: i64,
+    /// The period's end (next month's first day, 00:00 Beijing time) in microseconds.
+    pub period_end_micros: i64,
+    /// Whole days from the period's end to the close.
+    pub days_after_end: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Seen {
+    region: RegionCode,
+    position: u64,
+    /// A multi-region signal exists for this beneficiary and period.
+    multi: bool,
+}
+
+/// The supervision view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervision {
+    /// Paying units in the policy: a period's beneficiary memory is dropped once all closed it.
+    units: u16,
+    #[serde(with = "sorted_map")]
+    positions: FastMap<(RegionCode, Period), PaymentRun>,
+    reversals: Vec<ReversalSignal>,
+    /// Beneficiaries paid per period, kept while some unit still has the period open.
+    seen: BTreeMap<Period, SeenPeriod>,
+    closed_units: BTreeMap<Period, u16>,
+    #[serde(with = "pairs")]
+    multi_region: BTreeMap<(BeneficiaryRef, Period), Vec<(RegionCode, u64)>>,
+    #[serde(with = "sorted_map")]
+    histograms: FastMap<(RegionCode, BenefitType), Histogram>,
+    outliers: Vec<OutlierSignal>,
+    late_closes: Vec<LateCloseSignal>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SeenPeriod {
+    #[serde(with = "sorted_map")]
+    by_beneficiary: FastMap<BeneficiaryRef, Seen>,
+}
+
+impl Supervision {
+    pub fn new(policy: &Policy) -> Supervision {
+        Supervision::with_units(u16::try_from(policy.units.len()).expect("a policy has few units"))
+    }
+
+    /// A view for a fund of `units` paying units.
+    pub fn with_units(units: u16) -> Supervision {
+        Supervision {
+            units,
+            positions: FastMap::default(),
+            reversals: Vec::new(),
+            seen: BTreeMap::new(),
+            closed_units: BTreeMap::new(),
+            multi_region: BTreeMap::new(),
+            histograms: FastMap::default(),
+            outliers: Vec::new(),
+            late_closes: Vec::new(),
+        }
+    }
+
+    /// Folds one event.
+    pub fn apply(&mut self, meta: &EventMeta, event: &Event) {
+        match event {
+            Event::BenefitPaid { payment_id, region, period, benefit, beneficiary, amount, .. } => {
+                let run = self.positions.entry((*region, *period)).or_default();
+                debug_assert!(!run.sorted, "payment in a period its region closed");
+                run.entries.push((fingerprint(payment_id.as_str()), meta.position));
+                self.check_outlier(meta, *payment_id, *region, *period, *benefit, *amount);
+                self.check_beneficiary(meta, *region, *period, *beneficiary);
+            }
+            Event::PaymentReversed { payment_id, region, period, paid_period, benefit, amount, reason, .. } => {
+                self.reversals.push(ReversalSignal {
+                    payment_id: *payment_id,
+                    region: *region,
+                    period: *period,
+                    paid_period: *paid_period,
+                    benefit: *benefit,
+                    amount: *amount,
+                    reason: *reason,
+                    payment_position: self
+                        .positions
+                        .get(&(*region, *paid_period))
+                        .and_then(|run| run.get(fingerprint(payment_id.as_str()))),
+                    reversal_position: meta.position,
+                });
+            }
+            Event::PeriodClosed { region, period } => {
+                let end = period_end_micros(*period);
+                if meta.recorded_at_micros > end + CLOSE_GRACE_DAYS * MICROS_PER_DAY {
+                    self.late_closes.push(LateCloseSignal {
+                        region: *region,
+                        period: *period,
+                        position: meta.position,
+                        recorded_at_micros: meta.recorded_at_micros,
+                        period_end_micros: end,
+                        days_after_end: (meta.recorded_at_micros - end) / MICROS_PER_DAY,
+                    });
+                }
+                if let Some(run) = self.positions.get_mut(&(*region, *period)) {
+                    run.seal();
+                }
+                let closed = self.closed_units.entry(*period).or_default();
+                *closed += 1;
+                if *closed >= self.units {
+                    // Every unit closed the period: no payment can be booked in it any more.
+                    self.seen.remove(period);
+                    self.closed_units.remove(period);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_outlier(
+        &mut self,
+        meta: &EventMeta,
+        payment_id: PaymentId,
+        region: RegionCode,
+        period: Period,
+        benefit: BenefitType,
+        amount: Money,
+    ) {
+        let a = fen(amount).max(1) as u64;
+        let h = self.histograms.entry((region, benefit)).or_default();
+        if h.samples() >= OUTLIER_MIN_SAMPLES
+            && let Some(upper) = h.median_upper()
+            && u128::from(a) > u128::from(OUTLIER_MULTIPLE) * u128::from(upper)
+        {
+            self.outliers.push(OutlierSignal {
+                payment_id,
+                region,
+                period,
+                benefit,
+                amount,
+                median_upper: money(upper as i64),
+                samples: h.samples(),
+                position: meta.position,
+            });
+        }
+        h.insert(a);
+    }
+
+    fn check_beneficiary(&mut self, meta: &EventMeta, region: RegionCode, period: Period, who: BeneficiaryRef) {
+        let seen = self.seen.entry(period).or_default().by_beneficiary.entry(who).or_insert(Seen {
+            region,
+            position: meta.position,
+            multi: false,
+        });
+        if seen.region == region && !seen.multi {
+            return;
+        }
+        let first = (seen.region, seen.position);
+        seen.multi = true;
+        let payments = self.multi_region.entry((who, period)).or_insert_with(|| vec![first]);
+        if !payments.iter().any(|(r, _)| *r == region) {
+            payments.push((region, meta.position));
+        }
+    }
+
+    /// Every reversal, in log order.
+    pub fn reversals(&self) -> &[ReversalSignal] {
+        &self.reversals
+    }
+
+    /// Beneficiaries paid by several regions in one period, by beneficiary then period.
+    pub fn multi_region_beneficiaries(&self) -> Vec<MultiRegionSignal> {
+        self.multi_region
+            .iter()
+            .map(|((b, p), payments)| MultiRegionSignal { beneficiary: *b, period: *p, payments: payments.clone() })
+            .collect()
+    }
+
+    /// Outlier payments, in log order.
+    pub fn outliers(&self) -> &[OutlierSignal] {
+        &self.outliers
+    }
+
+    /// Late closes, in log order.
+    pub fn late_closes(&self) -> &[LateCloseSignal] {
+        &self.late_closes
+    }
+
+    /// Payments indexed for reversal lookups.
+    pub fn payments_indexed(&self) -> usize {
+        self.positions.values().map(|r| r.entries.len()).sum()
+    }
+
+    /// Bytes held by the payment position index (16 per payment, plus unused capacity of the
+    /// runs still open).
+    pub fn positions_memory_bytes(&self) -> usize {
+        self.positions.values().map(|r| r.entries.capacity() * std::mem::size_of::<(u64, u64)>()).sum()
+    }
+
+    /// The running histogram of a region and benefit type, if it has payments.
+    pub fn histogram(&self, region: RegionCode, benefit: BenefitType) -> Option<&Histogram> {
+        self.histograms.get(&(region, benefit))
+    }
+
+    /// Periods whose beneficiaries are still remembered (some unit has not closed them).
+    pub fn open_periods_tracked(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+/// Where a period ends: the first day of the next month, 00:00 in the province (UTC+8), in
+/// microseconds since the Unix epoch.
+pub fn period_end_micros(period: Period) -> i64 {
+    let midnight_utc =
+        period.end_exclusive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_micros();
+    midnight_utc - PROVINCE_UTC_OFFSET_SECONDS * MICROS_PER_SECOND
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic_and_edges_bound_their_amounts() {
+        let mut last = 0;
+        for amount in (1..5000u64).chain([1 << 20, (1 << 20) + 1, 99_999_999_999_999, 100_000_000_000_000]) {
+            let b = Histogram::bucket(amount);
+            assert!(b >= last, "bucket of {amount} went down");
+            last = b;
+            assert!(b < HISTOGRAM_BUCKETS, "{amount} has no bucket");
+            assert!(amount < Histogram::bucket_upper(b), "{amount} not below its bucket's upper edge");
+            if b > 0 {
+                assert!(amount >= Histogram::bucket_upper(b - 1), "{amount} below its bucket's lower edge");
+            }
+        }
+    }
+
+    #[test]
+    fn histogram_median_tracks_the_lower_median_bucket() {
+        let mut h = Histogram::default();
+        let samples = [500u64, 10, 10_000, 7, 300, 300, 250_000, 42, 42, 42, 9_999];
+        let mut sorted = Vec::new();
+        for s in samples {
+            h.insert(s);
+            sorted.push(s);
+            sorted.sort_unstable();
+            let exact = sorted[(sorted.len() - 1) / 2];
+            assert_eq!(h.median_upper(), Some(Histogram::bucket_upper(Histogram::bucket(exact))), "after {sorted:?}");
+        }
+    }
+
+    #[test]
+    fn payment_runs_find_entries_open_and_sealed() {
+        let mut run = PaymentRun::default();
+        for i in 0..5000u64 {
+            run.entries.push((fingerprint(&format!("P-{i}")), i + 1));
+        }
+        let check = |run: &PaymentRun| {
+            for i in (0..5000u64).step_by(97) {
+                assert_eq!(run.get(fingerprint(&format!("P-{i}"))), Some(i + 1));
+            }
+            assert_eq!(run.get(fingerprint("never")), None);
+        };
+        check(&run);
+        run.seal();
+        check(&run);
+        // A shared key is ambiguous: no answer rather than a wrong one.
+        run.entries.push((fingerprint("P-3"), 999_999));
+        run.sorted = false;
+        assert_eq!(run.get(fingerprint("P-3")), None);
+        run.seal();
+        assert_eq!(run.get(fingerprint("P-3")), None);
+    }
+
+    #[test]
+    fn period_end_is_midnight_beijing_time() {
+        // 2024-02-01 00:00 UTC+8 = 2024-01-31 16:00 UTC = 1706745600 − 8·3600 s
+        // (2024-01-01 00:00 UTC is 1704067200; January has 31 · 86400 s).
+        let p = Period::new(2024, 1).unwrap();
+        assert_eq!(period_end_micros(p), (1_706_745_600 - 8 * 3600) * 1_000_000);
+    }
+}
