@@ -255,8 +255,15 @@ pub fn find_valid_frame(bytes: &[u8], from: usize, until: usize) -> Option<usize
 }
 
 /// Offset just past the last non-zero byte of `bytes` at or after `from` (`from` if none).
+/// Open runs this over a whole (mostly zero) segment, so it tests 64-byte blocks at a time.
 pub fn nonzero_end(bytes: &[u8], from: usize) -> usize {
-    bytes[from..].iter().rposition(|&byte| byte != 0).map_or(from, |at| from + at + 1)
+    const block_bytes: usize = 64;
+    let tail = &bytes[from..];
+    let mut end = tail.len();
+    while end >= block_bytes && tail[end - block_bytes..end].iter().fold(0u8, |acc, &byte| acc | byte) == 0 {
+        end -= block_bytes;
+    }
+    tail[..end].iter().rposition(|&byte| byte != 0).map_or(from, |at| from + at + 1)
 }
 
 /// Whether the frame at `offset` was completely written. A torn write is a prefix: past the

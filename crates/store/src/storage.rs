@@ -20,6 +20,17 @@ pub trait StorageFile: Send + Sync + Debug {
     fn sync_all(&self) -> io::Result<()>;
     fn size_bytes(&self) -> io::Result<u64>;
     fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Reserves disk blocks for bytes `0..len` without writing them (`fallocate`), extending
+    /// the file. Returns `Ok(false)` where that is not supported (the caller then writes zeros).
+    fn allocate(&self, _len: u64) -> io::Result<bool> {
+        Ok(false)
+    }
+    /// Starts writing a range back to the device without waiting (`sync_file_range` with
+    /// `SYNC_FILE_RANGE_WRITE`): a hint that lets the device work while the CPU frames the rest
+    /// of a large batch. Durability still comes only from `sync_data`.
+    fn start_writeback(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Why the writer lock could not be taken.
@@ -94,6 +105,33 @@ impl StorageFile for OsFile {
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
+    }
+
+    fn allocate(&self, len: u64) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let len = libc::off_t::try_from(len).map_err(|_| io::Error::other("length out of range"))?;
+        // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
+        let result = unsafe { libc::fallocate(self.0.as_raw_fd(), 0, 0, len) };
+        if result == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(false),
+            _ => Err(err),
+        }
+    }
+
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+            return Ok(());
+        };
+        // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
+        let result = unsafe { libc::sync_file_range(self.0.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+        // Only a hint: where unsupported, the final sync does all the work.
+        let _ = result;
+        Ok(())
     }
 }
 

@@ -356,6 +356,14 @@ impl StorageFile for FaultyFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.inner.set_len(len)
     }
+
+    fn allocate(&self, len: u64) -> io::Result<bool> {
+        self.inner.allocate(len)
+    }
+
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.start_writeback(offset, len)
+    }
 }
 
 impl Storage for FaultyStorage {

@@ -38,7 +38,8 @@ impl Harness for DirHarness {
     async fn fresh(&mut self, fund_id: &str) -> FileLog {
         let dir = TempDir::new("contract").expect("temp dir");
         let (log, report) =
-            FileLog::open(dir.path(), fund_id, FileOptions { segment_bytes: segment_bytes_test }).expect("open");
+            FileLog::open(dir.path(), fund_id, FileOptions::default().with_segment_bytes(segment_bytes_test))
+                .expect("open");
         assert!(report.created && report.truncated.is_none());
         self.dirs.push(dir);
         log
@@ -49,7 +50,8 @@ impl Harness for DirHarness {
         let fund_id = log.fund_id_owned();
         drop(log);
         let (log, report) =
-            FileLog::open(&dir, &fund_id, FileOptions { segment_bytes: segment_bytes_test }).expect("reopen");
+            FileLog::open(&dir, &fund_id, FileOptions::default().with_segment_bytes(segment_bytes_test))
+                .expect("reopen");
         assert_eq!(report, Default::default(), "a clean reopen must report nothing");
         log
     }
@@ -64,9 +66,12 @@ impl Harness for MemStorageHarness {
 
     async fn fresh(&mut self, fund_id: &str) -> FileLog {
         let storage = MemStorage::new();
-        let (log, _) =
-            FileLog::open_with(Arc::new(storage.clone()), fund_id, FileOptions { segment_bytes: segment_bytes_test })
-                .expect("open");
+        let (log, _) = FileLog::open_with(
+            Arc::new(storage.clone()),
+            fund_id,
+            FileOptions::default().with_segment_bytes(segment_bytes_test),
+        )
+        .expect("open");
         self.storages.push(storage);
         log
     }
@@ -78,9 +83,12 @@ impl Harness for MemStorageHarness {
         let storage = self.storages.last().expect("a storage").clone();
         drop(log);
         storage.crash_power();
-        let (log, report) =
-            FileLog::open_with(Arc::new(storage), &fund_id, FileOptions { segment_bytes: segment_bytes_test })
-                .expect("reopen");
+        let (log, report) = FileLog::open_with(
+            Arc::new(storage),
+            &fund_id,
+            FileOptions::default().with_segment_bytes(segment_bytes_test),
+        )
+        .expect("reopen");
         assert_eq!(report, Default::default(), "a clean reopen must report nothing");
         log
     }

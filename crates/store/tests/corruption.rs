@@ -20,7 +20,7 @@ use fundledger_store::{AppendBatch, EventLog, FileLog, Position, RecordBatch, St
 const payload_len: usize = 6;
 
 fn options() -> FileOptions {
-    FileOptions { segment_bytes: 2 * segment_header_bytes }
+    FileOptions::default().with_segment_bytes(2 * segment_header_bytes)
 }
 
 /// Writes `count` records (one batch each) of `payload_len` bytes; returns the storage.

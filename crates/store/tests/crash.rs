@@ -14,9 +14,10 @@ use fundledger_store::segment::segment_header_bytes;
 use fundledger_store::testing::{Fault, FaultyStorage, MemStorage};
 use fundledger_store::{AppendBatch, FileLog, Position, Record, StoreError, block_on, genesis};
 
-/// Tiny segments (4 KiB of records) so the workload crosses a segment boundary.
+/// Tiny segments (4 KiB of records) so the workload crosses a segment boundary; no background
+/// preparation, so the Nth write or sync is the same call in every run.
 fn options() -> FileOptions {
-    FileOptions { segment_bytes: 2 * segment_header_bytes }
+    FileOptions::default().with_segment_bytes(2 * segment_header_bytes).with_prepare_ahead(false)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

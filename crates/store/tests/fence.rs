@@ -10,7 +10,7 @@ use fundledger_store::{EventLog, FileLog, StoreError, block_on};
 
 /// 1 MiB segments keep the zero-fill of each new segment quick.
 fn small() -> FileOptions {
-    FileOptions { segment_bytes: 1 << 20 }
+    FileOptions::default().with_segment_bytes(1 << 20)
 }
 
 #[test]

@@ -28,7 +28,8 @@ fn wrap(label: &str, bytes: &[u8]) -> String {
 fn worked_example() -> String {
     let storage = MemStorage::new();
     let (log, _) =
-        FileLog::open_with(Arc::new(storage.clone()), FUND_ID, FileOptions { segment_bytes: 1 << 16 }).expect("open");
+        FileLog::open_with(Arc::new(storage.clone()), FUND_ID, FileOptions::default().with_segment_bytes(1 << 16))
+            .expect("open");
     let mut batch = AppendBatch::new();
     batch.push(TIME_US, b"event-1").push(TIME_US + 1, b"event-2");
     block_on(log.append(0, &batch)).expect("append");

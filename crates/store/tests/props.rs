@@ -36,7 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn options() -> FileOptions {
     // 4 KiB of records per segment: a few batches each, so rolls are frequent.
-    FileOptions { segment_bytes: 2 * segment_header_bytes }
+    FileOptions::default().with_segment_bytes(2 * segment_header_bytes)
 }
 
 fn check_read<L: EventLog>(log: &L, model: &[Record], from: Position) {

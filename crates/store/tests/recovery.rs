@@ -10,7 +10,7 @@ use fundledger_store::testing::MemStorage;
 use fundledger_store::{EventLog, FileLog, Record, block_on};
 
 fn options() -> FileOptions {
-    FileOptions { segment_bytes: 2 * segment_header_bytes }
+    FileOptions::default().with_segment_bytes(2 * segment_header_bytes)
 }
 
 fn many_segments() -> (MemStorage, Vec<Record>, usize) {
@@ -59,7 +59,9 @@ fn leftover_temporary_files_are_deleted_and_reported() {
     let (storage, records, segments) = many_segments();
     let next = format!("seg-{:010}.log.tmp", segments + 1);
     storage.set_contents(&next, &[1, 2, 3]);
-    let (log, report) = FileLog::open_with(Arc::new(storage.clone()), fund_id, options()).expect("open");
+    // Without background preparation, which would create that file again at once.
+    let (log, report) =
+        FileLog::open_with(Arc::new(storage.clone()), fund_id, options().with_prepare_ahead(false)).expect("open");
     assert_eq!(report.removed_temp_files, vec![next.clone()]);
     assert!(storage.contents(&next).is_none());
     assert_eq!(log.segment_count(), segments);
