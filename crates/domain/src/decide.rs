@@ -441,8 +441,10 @@ fn decide_gap_shares(rules: &Rules<'_>, year: u16) -> Decision {
     if state.gap_assessed(year) {
         return reject(Reason::GapAlreadyAssessed, format!("gap shares for {year} were already assessed"));
     }
+    let reform = policy.reform_period();
     for unit in &policy.units {
-        if let Some(open) = Period::months_of(year).find(|p| !state.is_closed(unit.code, *p)) {
+        // A reform that starts mid-year leaves the months before it outside the ledger.
+        if let Some(open) = Period::months_of(year).find(|p| *p >= reform && !state.is_closed(unit.code, *p)) {
             return reject(
                 Reason::YearNotClosed,
                 format!("{year} is not closed: {} {} has not closed {open}", unit.code, unit.name_en),
@@ -687,11 +689,13 @@ impl Rules<'_> {
     fn check_prevention_cap(&self, year: u16, amount: Money) -> Result<(), Rejection> {
         let policy = self.ctx.policy;
         let prior = year - 1;
-        let base = self
-            .state
-            .premium_income(prior)
-            .or_else(|| policy.prevention.baseline_premium_income.get(&prior).copied())
-            .unwrap_or(Money::ZERO);
+        // The ledger's own figure counts only for a whole year of pooling; for the years before
+        // the reform, and a reform year that started after January, the policy's baseline does.
+        let reform = policy.reform_period();
+        let whole_ledger_year = prior > reform.year() || (prior == reform.year() && reform.month() == 1);
+        let ledger = self.state.premium_income(prior).filter(|_| whole_ledger_year);
+        let base =
+            ledger.or_else(|| policy.prevention.baseline_premium_income.get(&prior).copied()).unwrap_or(Money::ZERO);
         let cap = base.checked_mul_ratio(policy.prevention.cap_ratio).expect("bounded");
         let after = self.state.prevention_paid(year).add(amount);
         if after > cap {

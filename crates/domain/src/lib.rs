@@ -29,7 +29,7 @@ pub use money::{Money, MoneyError};
 pub use period::{Period, PeriodError};
 pub use policy::Policy;
 pub use rejection::{Reason, Rejection};
-pub use role::{Denied, Role, authorize};
+pub use role::{Denied, Role, authorize, authorize_referenced};
 pub use standards::Basis;
 pub use state::{FundState, PlanStatus};
 

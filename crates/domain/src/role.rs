@@ -138,3 +138,25 @@ pub fn command_region(command: &Command) -> Option<RegionCode> {
         | AssessGapShares { .. } => None,
     }
 }
+
+/// The part of authorisation that needs the state: a region role may act on a payment only if
+/// the payment is its own region's. [`authorize`] has already checked the role and any region the
+/// command names; the engine calls this in order with the decision, against the same state.
+pub fn authorize_referenced(
+    role: Role,
+    own_region: Option<RegionCode>,
+    command: &Command,
+    state: &crate::state::FundState,
+) -> Result<(), Denied> {
+    if !role.is_regional() {
+        return Ok(());
+    }
+    let target = match command {
+        Command::ReversePayment { payment_id, .. } => state.payment(*payment_id).map(|p| p.region),
+        _ => None,
+    };
+    match (target, own_region) {
+        (Some(target), Some(own)) if target != own => Err(Denied::OtherRegion { role: role.as_str(), own, target }),
+        _ => Ok(()),
+    }
+}

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fundledger_domain::{
-    Command, Context, FundState, Period, Policy, RecordBody, RecordMeta, Recorded, Rejection, decide,
+    Command, Context, FundState, Period, Policy, RecordBody, RecordMeta, Recorded, Rejection, authorize_referenced,
+    decide,
 };
 use fundledger_projections::{EventMeta, Views};
 use fundledger_store::{AppendBatch, EventLog, Head, RecordBatch, StoreError, block_on};
@@ -188,8 +189,11 @@ impl<L: EventLog> Core<L> {
         let mut pending: Vec<Pending> = Vec::with_capacity(submissions.len());
         let mut in_batch: HashMap<u128, ([u8; 32], usize)> = HashMap::new();
         self.records.clear();
-        let now = self.clock.now_micros().max(self.last_time_micros);
+        let mut now = self.clock.now_micros().max(self.last_time_micros);
         for sub in submissions {
+            if let Some(at) = sub.recorded_at_micros {
+                now = now.max(at);
+            }
             if sub.correlation_id.len() > TRACE_ID_BYTES_MAX {
                 pending.push(Pending::Done(Err(EngineError::TraceIdTooLong { field: "correlation_id" })));
                 continue;
@@ -215,6 +219,10 @@ impl<L: EventLog> Core<L> {
                 } else {
                     Pending::Done(Err(EngineError::CommandIdReused { command_id: sub.command_id }))
                 });
+                continue;
+            }
+            if let Err(denied) = authorize_referenced(sub.actor.role, sub.actor.region, &sub.command, &self.state) {
+                pending.push(Pending::Done(Err(denied.into())));
                 continue;
             }
             let first = self.records.len();
@@ -263,7 +271,7 @@ impl<L: EventLog> Core<L> {
                 })
                 .collect();
         }
-        if let Err(err) = self.append_records(now) {
+        if let Err(err) = self.append_records() {
             let why = err.to_string();
             self.stopped = Some(why.clone());
             self.shared.stop(why.clone());
@@ -337,7 +345,7 @@ impl<L: EventLog> Core<L> {
             .collect()
     }
 
-    fn append_records(&mut self, now: i64) -> Result<(), StoreError> {
+    fn append_records(&mut self) -> Result<(), StoreError> {
         self.batch.clear();
         for record in &self.records {
             self.payload.clear();
@@ -348,7 +356,8 @@ impl<L: EventLog> Core<L> {
         assert_eq!(appended.first, self.head.position + 1, "the log assigned a gap");
         assert_eq!(appended.head.position, self.head.position + self.records.len() as u64);
         self.head = appended.head;
-        self.last_time_micros = now;
+        let last = self.records.last().map_or(i64::MIN, |r| r.meta.recorded_at_micros);
+        self.last_time_micros = self.last_time_micros.max(last);
         Ok(())
     }
 

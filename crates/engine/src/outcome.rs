@@ -16,11 +16,21 @@ pub struct Submission {
     pub command: Command,
     pub correlation_id: String,
     pub causation_id: String,
+    /// For imports only (demo history, migrations): the time to record instead of the engine's
+    /// clock. The engine still never lets recorded time go backwards. The API never sets it.
+    pub recorded_at_micros: Option<i64>,
 }
 
 impl Submission {
     pub fn new(command_id: CommandId, actor: Actor, command: Command) -> Submission {
-        Submission { command_id, actor, command, correlation_id: String::new(), causation_id: String::new() }
+        Submission {
+            command_id,
+            actor,
+            command,
+            correlation_id: String::new(),
+            causation_id: String::new(),
+            recorded_at_micros: None,
+        }
     }
 }
 
@@ -78,6 +88,10 @@ pub enum EngineError {
     /// The store failed; the engine stopped and must be restarted (which replays the log).
     #[error("the ledger stopped after a storage failure and must be restarted: {0}")]
     Stopped(String),
+    /// The actor may not act on what the command refers to (another region's payment).
+    /// Nothing was recorded.
+    #[error("permission denied: {0}")]
+    Denied(#[from] fundledger_domain::Denied),
     /// The engine is shutting down.
     #[error("the ledger is shutting down")]
     ShuttingDown,

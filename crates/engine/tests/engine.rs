@@ -22,7 +22,12 @@ impl Dir {
     }
 
     fn log(&self) -> Arc<FileLog> {
-        let (log, _) = FileLog::open(self.0.path().join("log"), FUND, FileOptions { segment_bytes: 1 << 20, ..FileOptions::default() }).unwrap();
+        let (log, _) = FileLog::open(
+            self.0.path().join("log"),
+            FUND,
+            FileOptions { segment_bytes: 1 << 20, ..FileOptions::default() },
+        )
+        .unwrap();
         Arc::new(log)
     }
 
@@ -101,7 +106,9 @@ fn a_retry_returns_the_original_outcome_even_after_restart() {
         let mut core = dir.core();
         let out = core.execute(&[sub("C1", collect(lanzhou(), p("2024-03"), m("10.00"), "TB-1"))]);
         let refused = core.execute(&[sub("C2", transfer(lanzhou(), p("2024-03"), m("99.00")))]);
-        assert!(matches!(&refused[0], Ok(Outcome::Rejected { rejection, .. }) if rejection.reason == Reason::TransferExceedsUntransferred));
+        assert!(
+            matches!(&refused[0], Ok(Outcome::Rejected { rejection, .. }) if rejection.reason == Reason::TransferExceedsUntransferred)
+        );
         out.into_iter().next().unwrap().unwrap()
     };
     let mut core = dir.core();
@@ -136,7 +143,8 @@ fn concurrent_submitters_are_group_committed() {
             })
         })
         .collect();
-    let mut positions: Vec<u64> = threads.into_iter().flat_map(|h| h.join().unwrap()).map(|o| o.last_position()).collect();
+    let mut positions: Vec<u64> =
+        threads.into_iter().flat_map(|h| h.join().unwrap()).map(|o| o.last_position()).collect();
     positions.sort_unstable();
     assert_eq!(positions, (1..=400).collect::<Vec<_>>(), "every command got its own durable position");
     let core = engine.shutdown().unwrap().unwrap();
@@ -201,7 +209,9 @@ fn a_subscription_catches_up_then_follows_live_appends() {
     let dir = Dir::new();
     let engine = Engine::start(dir.core(), EngineConfig::default());
     for i in 0..5 {
-        engine.submit_blocking(sub(&format!("A{i}"), collect(lanzhou(), p("2024-03"), m("1.00"), &format!("T{i}")))).unwrap();
+        engine
+            .submit_blocking(sub(&format!("A{i}"), collect(lanzhou(), p("2024-03"), m("1.00"), &format!("T{i}"))))
+            .unwrap();
     }
     let mut subscription = fundledger_engine::Subscription::new(engine.log().clone(), 3, 1000).unwrap();
     let mut seen = Vec::new();
@@ -211,7 +221,9 @@ fn a_subscription_catches_up_then_follows_live_appends() {
     assert_eq!(seen, vec![3, 4, 5]);
     assert!(subscription.is_live());
     for i in 5..8 {
-        engine.submit_blocking(sub(&format!("A{i}"), collect(lanzhou(), p("2024-03"), m("1.00"), &format!("T{i}")))).unwrap();
+        engine
+            .submit_blocking(sub(&format!("A{i}"), collect(lanzhou(), p("2024-03"), m("1.00"), &format!("T{i}"))))
+            .unwrap();
         seen.push(subscription.next_blocking().unwrap().position);
     }
     assert_eq!(seen, vec![3, 4, 5, 6, 7, 8]);
@@ -224,7 +236,11 @@ fn actors_are_recorded_with_their_role() {
     let dir = Dir::new();
     let mut core = dir.core();
     let actor = Actor { principal: "lanzhou-tax".into(), role: Role::RegionTaxBureau, region: Some(lanzhou()) };
-    let s = Submission::new(CommandId::parse("X1").unwrap(), actor.clone(), collect(lanzhou(), p("2024-03"), m("3.00"), "T"));
+    let s = Submission::new(
+        CommandId::parse("X1").unwrap(),
+        actor.clone(),
+        collect(lanzhou(), p("2024-03"), m("3.00"), "T"),
+    );
     core.execute(&[s]);
     let mut reader = fundledger_engine::LogReader::new(core.log().clone(), 1).unwrap();
     let record = reader.next_up_to(1).unwrap().unwrap();

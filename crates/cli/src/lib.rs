@@ -1,0 +1,11 @@
+//! What the `fundledger` binary's subcommands do, as library functions with typed errors, so that
+//! `src/main.rs` only parses arguments, calls one function and maps its error to an exit code.
+
+pub mod data;
+pub mod demo;
+pub mod error;
+pub mod progress;
+pub mod verify;
+
+pub use data::DataDir;
+pub use error::{CliError, ExitCode};
