@@ -81,8 +81,9 @@ pub struct Verified {
 ///
 /// Every record stores its own hash, so each link is checkable alone: a batch of records only
 /// needs the stored hash of the record before it. The calling thread reads (which also checks
-/// CRCs and gapless positions) and hands whole batches to `threads` workers. Blocking: call it
-/// from a thread that may block (it drives the log's futures with [`block_on`]).
+/// CRCs and gapless positions) and hands whole batches to `threads - 1` workers; when they are
+/// all busy it verifies the batch itself, so `threads` cores stay busy. Blocking: call it from a
+/// thread that may block (it drives the log's futures with [`block_on`]).
 pub fn verify_log<L: EventLog + ?Sized>(log: &L, threads: usize) -> Result<Verified, StoreError> {
     assert!(threads >= 1, "verify_log needs at least one thread");
     let head = block_on(log.head())?;
@@ -102,13 +103,14 @@ pub fn verify_log<L: EventLog + ?Sized>(log: &L, threads: usize) -> Result<Verif
     }
 
     let stop = AtomicBool::new(false);
-    let batches_in_flight_max = threads * 2;
+    let workers = threads - 1;
+    let batches_in_flight_max = workers;
     let (work_tx, work_rx) = mpsc::sync_channel::<(Hash, RecordBatch)>(batches_in_flight_max);
     let work_rx = std::sync::Mutex::new(work_rx);
     let (free_tx, free_rx) = mpsc::channel::<RecordBatch>();
     let (broken_tx, broken_rx) = mpsc::channel::<Position>();
     let (read_result, prev, next) = std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for _ in 0..workers {
             let work_rx = &work_rx;
             let free_tx = free_tx.clone();
             let broken_tx = broken_tx.clone();
@@ -141,7 +143,18 @@ pub fn verify_log<L: EventLog + ?Sized>(log: &L, threads: usize) -> Result<Verif
                     let batch_prev = prev;
                     prev = batch.last_hash();
                     next = batch.last_position() + 1;
-                    work_tx.send((batch_prev, batch)).expect("verifier workers gone");
+                    match work_tx.try_send((batch_prev, batch)) {
+                        Ok(()) => {}
+                        // Every worker is busy: verify this batch here rather than wait.
+                        Err(mpsc::TrySendError::Full((batch_prev, batch))) => {
+                            if let Err(position) = verify_batch(&batch_prev, &batch) {
+                                stop.store(true, Ordering::Relaxed);
+                                let _ = broken_tx.send(position);
+                            }
+                            let _ = free_tx.send(batch);
+                        }
+                        Err(mpsc::TrySendError::Disconnected(_)) => unreachable!("workers outlive the reader"),
+                    }
                 }
                 Err(err) => {
                     result = Err(err);

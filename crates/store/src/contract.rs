@@ -35,6 +35,7 @@ pub async fn run_all<H: Harness>(harness: &mut H) {
     reads_are_bounded_and_start_anywhere(harness).await;
     reopen_keeps_everything(harness).await;
     watchers_wake_when_the_head_moves(harness).await;
+    readers_keep_up_with_a_writer(harness).await;
     genesis_depends_on_the_fund(harness).await;
 }
 
@@ -232,6 +233,43 @@ async fn watchers_wake_when_the_head_moves<H: Harness>(harness: &mut H) {
     }
     assert_eq!(watch.current(), appended.head);
     assert_eq!(watch.wait_past(1), appended.head, "head already past 1: returns at once");
+}
+
+/// A reader thread follows the head (wait, read, check) while appends go on: it must see a
+/// gapless, correctly chained prefix at every moment, and finally everything.
+async fn readers_keep_up_with_a_writer<H: Harness>(harness: &mut H) {
+    let log = harness.fresh(fund_id).await;
+    let batches: u64 = 200;
+    let batch_records: u64 = 7;
+    let total = batches * batch_records;
+    let watch = log.watch();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut prev = log.genesis();
+            let mut seen: Position = 0;
+            let mut batch = RecordBatch::new();
+            while seen < total {
+                let head = watch.wait_past(seen);
+                while seen < head.position {
+                    batch = crate::block_on(log.read(seen + 1, batch)).expect("read while appending");
+                    assert!(!batch.is_empty(), "read below a published head returned nothing");
+                    assert_eq!(batch.first_position(), seen + 1, "reader saw a gap");
+                    chain::verify_batch(&prev, &batch).expect("reader saw a broken link");
+                    prev = batch.last_hash();
+                    seen = batch.last_position();
+                }
+            }
+            (seen, prev)
+        });
+        for index in 0..batches {
+            let batch = sample_batch(7_000 + index, batch_records as usize);
+            crate::block_on(log.append(index * batch_records, &batch)).expect("append");
+        }
+        let (seen, last_hash) = reader.join().expect("reader thread");
+        assert_eq!(seen, total);
+        let head = crate::block_on(log.head()).expect("head");
+        assert_eq!(head, Head { position: total, hash: last_hash });
+    });
 }
 
 async fn genesis_depends_on_the_fund<H: Harness>(harness: &mut H) {

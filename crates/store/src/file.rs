@@ -330,8 +330,9 @@ impl FileLog {
             active.sparse.extend(sparse_new);
             view.head = head;
         }
-        drop(writer);
+        // Published under the writer lock, so watchers see heads in order.
         self.notifier.publish(head);
+        drop(writer);
         Ok(Appended { head, first })
     }
 

@@ -8,6 +8,7 @@
 //! - [`watch`]: head-moved notification for blocking and async waiters;
 //! - [`memory`]: the log in RAM ([`MemoryLog`]);
 //! - [`file`]: the default embedded log, a directory of preallocated segment files ([`FileLog`]);
+//! - [`segment`]: segment headers, summaries and the recovery scan of the file log;
 //! - [`storage`]: the IO seam under the file log (real directory, in-memory, fault-injecting);
 //! - [`testing`]: fault injection and helpers for tests of this and later crates;
 //! - [`contract`]: the behaviour suite every backend must pass, public so other backends reuse it.

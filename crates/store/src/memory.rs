@@ -71,9 +71,10 @@ impl MemoryLog {
                 prev = frame::encode(&mut state.frames, &prev, position, time, flags, payload);
             }
             state.head = Head { position: first + count as Position - 1, hash: prev };
+            // Published under the lock, so watchers see heads in order.
+            self.notifier.publish(state.head);
             Appended { head: state.head, first }
         };
-        self.notifier.publish(appended.head);
         Ok(appended)
     }
 
