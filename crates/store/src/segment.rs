@@ -277,3 +277,90 @@ pub fn looks_fully_written(bytes: &[u8], offset: usize, nonzero_end: usize) -> b
     let length = u32_at(bytes, offset) as usize;
     length >= frame_overhead_bytes && offset + length <= bytes.len() && offset + length <= nonzero_end
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::genesis;
+
+    fn header() -> Header {
+        Header {
+            segment_index: 7,
+            segment_bytes: 1 << 20,
+            first_position: 1_000,
+            prev_hash: genesis("x"),
+            fund_id: "CN-620000-work-injury".into(),
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_reject_strangers() {
+        assert_eq!(segment_name(42), "seg-0000000042.log");
+        assert_eq!(parse_segment_name(&segment_name(42)), Some(42));
+        for stranger in ["seg-42.log", "seg-0000000042.sum", "seg-000000004x.log", "LOCK", "seg-0000000042.log.tmp"] {
+            assert_eq!(parse_segment_name(stranger), None, "{stranger}");
+        }
+    }
+
+    #[test]
+    fn header_round_trips_and_every_damaged_byte_is_caught() {
+        let bytes = header().encode();
+        assert_eq!(bytes.len(), segment_header_bytes as usize);
+        assert_eq!(Header::decode(&bytes), Ok(header()));
+        let used = 74 + header().fund_id.len() + 4;
+        for at in 0..used {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x01;
+            assert!(Header::decode(&damaged).is_err(), "flip at byte {at} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn summary_round_trips_and_damage_is_refused() {
+        let summary = Summary {
+            segment_index: 3,
+            first_position: 10,
+            last_position: 600,
+            data_end: 90_000,
+            last_hash: genesis("y"),
+            index: vec![4096, 20_000, 40_000],
+        };
+        let bytes = summary.encode();
+        assert_eq!(Summary::decode(&bytes), Some(summary.clone()));
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x80;
+            assert_eq!(Summary::decode(&damaged), None, "flip at byte {at} went unnoticed");
+        }
+        assert_eq!(Summary::decode(&bytes[..bytes.len() - 1]), None);
+        // An index that does not match the record count is refused even with a valid CRC.
+        let inconsistent = Summary { index: vec![4096], ..summary };
+        assert_eq!(Summary::decode(&inconsistent.encode()), None);
+    }
+
+    #[test]
+    fn nonzero_end_finds_the_last_nonzero_byte() {
+        let mut bytes = vec![0u8; 1000];
+        assert_eq!(nonzero_end(&bytes, 0), 0);
+        assert_eq!(nonzero_end(&bytes, 300), 300);
+        for at in [0, 1, 63, 64, 65, 500, 999] {
+            bytes.fill(0);
+            bytes[at] = 9;
+            assert_eq!(nonzero_end(&bytes, 0), at + 1, "byte at {at}");
+            assert_eq!(nonzero_end(&bytes, at + 1), at + 1, "search after it");
+        }
+    }
+
+    #[test]
+    fn a_valid_frame_is_found_behind_garbage() {
+        let mut bytes = vec![0u8; 300];
+        bytes[..40].fill(0xab);
+        let mut frame = Vec::new();
+        crate::frame::encode(&mut frame, &genesis("z"), 5, 0, 1, b"payload");
+        bytes[100..100 + frame.len()].copy_from_slice(&frame);
+        assert_eq!(find_valid_frame(&bytes, 0, 300), Some(100));
+        assert_eq!(find_valid_frame(&bytes, 101, 300), None);
+        bytes[120] ^= 1;
+        assert_eq!(find_valid_frame(&bytes, 0, 300), None, "a damaged frame is no evidence");
+    }
+}
