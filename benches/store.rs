@@ -6,6 +6,7 @@
 //! amounts in fen; deterministic, not random bytes), one durable sync per batch for every store.
 //! Temporary files live under `$FUNDLEDGER_BENCH_DIR` (default: the system temp dir).
 //! `FUNDLEDGER_BENCH_RUNS` overrides the number of runs per figure (default 3; the median is kept).
+//! Sections can be chosen by name: `cargo bench --bench store -- append read verify`.
 
 #![allow(non_upper_case_globals)] // sizes named with their unit, as in crates/store
 
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fundledger_store::chain::{self, verify_batch};
-use fundledger_store::file::FileOptions;
+use fundledger_store::file::{FileOptions, Preallocation};
 use fundledger_store::frame::frame_overhead_bytes;
 use fundledger_store::{AppendBatch, EventLog, FileLog, RecordBatch, block_on};
 
@@ -101,16 +102,8 @@ fn append_batch(payloads: &[Vec<u8>], batch_records: usize) -> AppendBatch {
     batch
 }
 
-fn options() -> FileOptions {
-    let options = FileOptions::default();
-    match std::env::var("FUNDLEDGER_BENCH_PREALLOCATION").as_deref() {
-        Ok("fallocate") => options.with_preallocation(fundledger_store::file::Preallocation::Fallocate),
-        _ => options,
-    }
-}
-
-fn fundledger_append(dir: &Path, batch: &AppendBatch, records: usize) -> (usize, Duration) {
-    let (log, _) = FileLog::open(dir, fund_id, options()).expect("open");
+fn fundledger_append(dir: &Path, batch: &AppendBatch, records: usize, options: FileOptions) -> (usize, Duration) {
+    let (log, _) = FileLog::open(dir, fund_id, options).expect("open");
     let started = Instant::now();
     let mut head = 0;
     while (head as usize) < records {
@@ -207,16 +200,24 @@ fn main() {
     if std::env::args().any(|arg| arg == "profile-append") {
         // Only our append, for a profiler: `valgrind --tool=callgrind <bench binary> profile-append`.
         let scratch = Scratch::new("profile");
-        let batch = append_batch(&payloads(4_096), 1_000);
-        let (records, elapsed) = fundledger_append(&scratch.path, &batch, 200_000);
+        let batch_records = std::env::var("FUNDLEDGER_BENCH_PROFILE_BATCH").ok().and_then(|n| n.parse().ok());
+        let batch = append_batch(&payloads(4_096), batch_records.unwrap_or(1_000));
+        let mut options = FileOptions::default();
+        if std::env::var_os("FUNDLEDGER_BENCH_FALLOCATE").is_some() {
+            options = options.with_preallocation(Preallocation::Fallocate);
+        }
+        if let Some(chunk) = std::env::var("FUNDLEDGER_BENCH_CHUNK").ok().and_then(|n| n.parse().ok()) {
+            options = options.with_writeback_chunk_bytes(chunk);
+        }
+        let (records, elapsed) = fundledger_append(&scratch.path, &batch, 500_000, options);
         println!("{records} records in {elapsed:?}");
         return;
     }
     if std::env::args().any(|arg| arg == "profile-verify") {
         let scratch = Scratch::new("profile");
         let batch = append_batch(&payloads(4_096), 10_000);
-        fundledger_append(&scratch.path, &batch, 200_000);
-        let (log, _) = FileLog::open(&scratch.path, fund_id, options()).expect("open");
+        fundledger_append(&scratch.path, &batch, 200_000, FileOptions::default());
+        let (log, _) = FileLog::open(&scratch.path, fund_id, FileOptions::default()).expect("open");
         for _ in 0..5 {
             let started = Instant::now();
             let verified = chain::verify_log(&log, 1).expect("verify");
@@ -233,44 +234,59 @@ fn main() {
         runs()
     );
     println!();
-    println!("durable append (one sync per batch), records/s");
+    println!("durable append (one sync per batch), records/s; ratios are medians of per-run ratios");
     println!(
-        "{:<14} {:>12} {:>14} {:>14} {:>12} {:>11} {:>11} {:>11}",
-        "batch", "fundledger", "raw prealloc", "raw growing", "SQLite", "vs prealloc", "vs growing", "vs SQLite"
+        "{:<12} {:>11} {:>11} {:>12} {:>12} {:>10} {:>9} {:>9} {:>9}",
+        "batch",
+        "fundledger",
+        "(fallocate)",
+        "raw prealloc",
+        "raw growing",
+        "SQLite",
+        "/prealloc",
+        "/growing",
+        "/SQLite"
     );
     for (batch_records, records) in append_workloads.into_iter().filter(|_| wanted("append")) {
         let batch = append_batch(&payloads, batch_records);
         let batches = records / batch_records;
         // The machine's sync latency drifts a lot over seconds, so each run measures every store
         // back to back and the ratios are taken per run, then the median of each is reported.
-        let mut samples: [Vec<f64>; 4] = Default::default();
+        let mut samples: [Vec<f64>; 5] = Default::default();
         for run in 0..runs() {
             let scratch = Scratch::new(&format!("append-{batch_records}-{run}"));
-            let (appended, elapsed) = fundledger_append(&scratch.path.join("log"), &batch, records);
-            samples[0].push(appended as f64 / elapsed.as_secs_f64());
-            for (slot, preallocate) in [(1, true), (2, false)] {
+            for (slot, preallocation) in [(0, Preallocation::ZeroFill), (1, Preallocation::Fallocate)] {
+                let options = FileOptions::default().with_preallocation(preallocation);
+                let dir = scratch.path.join(format!("log-{slot}"));
+                let (appended, elapsed) = fundledger_append(&dir, &batch, records, options);
+                samples[slot].push(appended as f64 / elapsed.as_secs_f64());
+            }
+            for (slot, preallocate) in [(2, true), (3, false)] {
                 let path = scratch.path.join(format!("raw-{slot}"));
                 let elapsed = raw_append(&path, batch_records * record_bytes, batches, preallocate);
                 samples[slot].push(records as f64 / elapsed.as_secs_f64());
             }
             let mut connection = sqlite_open(&scratch.path.join("events.db"));
             let elapsed = sqlite_append(&mut connection, &payloads, batch_records, records);
-            samples[3].push(records as f64 / elapsed.as_secs_f64());
+            samples[4].push(records as f64 / elapsed.as_secs_f64());
         }
-        let ratio_median =
-            |peer: usize| median(samples[0].iter().zip(&samples[peer]).map(|(ours, theirs)| ours / theirs).collect());
-        let (vs_prealloc, vs_growing, vs_sqlite) = (ratio_median(1), ratio_median(2), ratio_median(3));
-        let [ours, raw_prealloc, raw_growing, sqlite] = samples.map(median);
+        let ratio_median = |peer: usize| {
+            let ratios = samples[0].iter().zip(&samples[peer]).map(|(ours, theirs)| ours / theirs).collect();
+            format!("{:.2}x", median(ratios))
+        };
+        let (vs_prealloc, vs_growing, vs_sqlite) = (ratio_median(2), ratio_median(3), ratio_median(4));
+        let [ours, ours_fallocate, raw_prealloc, raw_growing, sqlite] = samples.map(median);
         println!(
-            "{:<14} {:>12} {:>14} {:>14} {:>12} {:>11} {:>11} {:>11}",
+            "{:<12} {:>11} {:>11} {:>12} {:>12} {:>10} {:>9} {:>9} {:>9}",
             format!("{batch_records} x{batches}"),
             rate(ours),
+            rate(ours_fallocate),
             rate(raw_prealloc),
             rate(raw_growing),
             rate(sqlite),
-            format!("{vs_prealloc:.2}x"),
-            format!("{vs_growing:.2}x"),
-            format!("{vs_sqlite:.2}x"),
+            vs_prealloc,
+            vs_growing,
+            vs_sqlite,
         );
     }
 

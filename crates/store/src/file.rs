@@ -29,9 +29,9 @@ pub const segment_bytes_default: u64 = 64 << 20;
 pub const segment_bytes_min: u64 = 2 * segment_header_bytes;
 /// Zero-fill is written in chunks of this many bytes.
 const zero_fill_chunk_bytes: usize = 1 << 20;
-/// A large batch is written in chunks of this many bytes, each handed to the device at once
-/// (`start_writeback`), so the device writes while the CPU hashes the rest of the batch.
-pub const writeback_chunk_bytes: usize = 1 << 20;
+/// By default a large batch is written in chunks of this many bytes, each handed to the device at
+/// once (`start_writeback`), so the device writes while the CPU frames the rest of the batch.
+pub const writeback_chunk_bytes_default: usize = 1 << 20;
 
 /// How new segments get their disk space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,9 @@ pub struct FileOptions {
     /// Prepare the next segment on a background thread while the active one fills, so a roll
     /// does not stall a commit behind a 64 MiB zero-fill. Off in tests that count IO calls.
     pub prepare_ahead: bool,
+    /// Batches larger than this are written in chunks of this size, each started towards the
+    /// device before the next is framed (0: one write per batch).
+    pub writeback_chunk_bytes: usize,
 }
 
 impl Default for FileOptions {
@@ -61,6 +64,7 @@ impl Default for FileOptions {
             segment_bytes: segment_bytes_default,
             preallocation: Preallocation::ZeroFill,
             prepare_ahead: true,
+            writeback_chunk_bytes: writeback_chunk_bytes_default,
         }
     }
 }
@@ -77,6 +81,10 @@ impl FileOptions {
 
     pub fn with_prepare_ahead(self, prepare_ahead: bool) -> Self {
         FileOptions { prepare_ahead, ..self }
+    }
+
+    pub fn with_writeback_chunk_bytes(self, writeback_chunk_bytes: usize) -> Self {
+        FileOptions { writeback_chunk_bytes, ..self }
     }
 }
 
@@ -289,7 +297,8 @@ impl FileLog {
             }
             let flags = if index + 1 == count { flag_batch_end } else { 0 };
             prev = frame::encode(&mut buf, &prev, position, time, flags, payload);
-            if buf.len() - written >= writeback_chunk_bytes && index + 1 < count {
+            let chunk = self.options.writeback_chunk_bytes;
+            if chunk > 0 && buf.len() - written >= chunk && index + 1 < count {
                 let offset = writer.write_offset + written as u64;
                 result = writer
                     .active
