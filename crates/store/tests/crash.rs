@@ -149,7 +149,7 @@ fn scenario_with(fault: Fault, crash: Crash, options: FileOptions) -> bool {
 /// Tear points for a write of `len` bytes: every byte for small writes (the record writes),
 /// a spread for large ones (zero-fill and headers).
 fn tear_points(len: usize) -> Vec<usize> {
-    if len <= 512 { (0..len).collect() } else { (0..64).map(|step| step * len / 64).chain([len - 1]).collect() }
+    if len <= 512 { (0..len).collect() } else { (0..16).map(|step| step * len / 16).chain([len - 1]).collect() }
 }
 
 fn write_sizes_of_the_workload() -> Vec<usize> {
