@@ -200,9 +200,14 @@ impl FileLog {
         options: FileOptions,
     ) -> Result<(FileLog, RecoveryReport), StoreError> {
         validate_fund_id(fund_id)?;
-        if options.segment_bytes < segment_bytes_min || !options.segment_bytes.is_multiple_of(512) {
+        // Offsets inside a segment are stored as u32 (sparse index), hence the upper bound.
+        if options.segment_bytes < segment_bytes_min
+            || options.segment_bytes > u64::from(u32::MAX)
+            || !options.segment_bytes.is_multiple_of(512)
+        {
             return Err(StoreError::Invalid(format!(
-                "segment_bytes must be a multiple of 512 and at least {segment_bytes_min}"
+                "segment_bytes must be a multiple of 512 in {segment_bytes_min}..4 GiB, got {}",
+                options.segment_bytes
             )));
         }
         let dir = storage.path().to_path_buf();
@@ -312,7 +317,9 @@ impl FileLog {
             }
         }
         let result = result.and_then(|()| {
-            debug_assert_eq!(buf.len() as u64, batch_bytes);
+            // Checks before the last write: the frames are exactly the batch, inside the segment.
+            assert_eq!(buf.len() as u64, batch_bytes, "framed size differs from the batch's");
+            assert!(writer.write_offset + batch_bytes <= writer.active_bytes, "batch overruns its segment");
             writer
                 .active
                 .write_all_at(&buf[written..], writer.write_offset + written as u64)

@@ -13,6 +13,22 @@
 //! - [`testing`]: fault injection and helpers for tests of this and later crates;
 //! - [`contract`]: the behaviour suite every backend must pass, public so other backends reuse it.
 //!
+//! ```
+//! use fundledger_store::{AppendBatch, EventLog, FileLog, FileOptions, RecordBatch, block_on, chain};
+//!
+//! let dir = fundledger_store::testing::TempDir::new("doc").unwrap();
+//! let (log, report) = FileLog::open(dir.path(), "CN-620000-work-injury", FileOptions::default()).unwrap();
+//! assert!(report.created);
+//! let mut batch = AppendBatch::new();
+//! batch.push(1_767_225_600_000_000, b"event-1").push(1_767_225_600_000_001, b"event-2");
+//! // The writer thread calls this; it returns once the batch is durable (one write, one sync).
+//! let appended = block_on(log.append(0, &batch)).unwrap();
+//! assert_eq!(appended.positions(), 1..=2);
+//! let records = block_on(log.read(1, RecordBatch::new())).unwrap();
+//! assert_eq!(records.get(1).payload(), b"event-2");
+//! assert_eq!(chain::verify_log(&log, 2).unwrap().head, appended.head);
+//! ```
+//!
 //! `testing` and `contract` are always compiled: they have no dependencies of their own, and later
 //! crates' tests (engine crash tests, the EventStoreDB backend) use them without feature juggling.
 
@@ -35,7 +51,7 @@ pub mod watch;
 
 pub use chain::{Hash, genesis};
 pub use error::{Corruption, StoreError};
-pub use file::{FileLog, FileOptions, RecoveryReport};
+pub use file::{FileLog, FileOptions, Preallocation, RecoveryReport};
 pub use log::{EventLog, block_on};
 pub use memory::MemoryLog;
 pub use record::{AppendBatch, Appended, Head, Position, Record, RecordBatch, RecordView};

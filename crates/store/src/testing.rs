@@ -51,6 +51,28 @@ impl MemStorage {
         MemStorage { shared: Arc::default(), path: PathBuf::from("<memory>") }
     }
 
+    /// An independent copy of every file (visible and durable contents, and both directory
+    /// views), so a test can set a log up once and run many scenarios from that state.
+    pub fn deep_clone(&self) -> MemStorage {
+        let dir = self.shared.dir.lock().expect("mem dir poisoned");
+        let mut copies: Vec<(Arc<MemFile>, Arc<MemFile>)> = Vec::new();
+        let mut copy = |file: &Arc<MemFile>| {
+            if let Some((_, copied)) = copies.iter().find(|(original, _)| Arc::ptr_eq(original, file)) {
+                return Arc::clone(copied);
+            }
+            let data = file.data.lock().expect("mem file poisoned");
+            let copied = Arc::new(MemFile {
+                data: Mutex::new(MemFileData { volatile: data.volatile.clone(), durable: data.durable.clone() }),
+            });
+            copies.push((Arc::clone(file), Arc::clone(&copied)));
+            copied
+        };
+        let volatile = dir.volatile.iter().map(|(name, file)| (name.clone(), copy(file))).collect();
+        let durable = dir.durable.iter().map(|(name, file)| (name.clone(), copy(file))).collect();
+        let shared = MemShared { dir: Mutex::new(MemDir { volatile, durable }), locked: AtomicBool::new(false) };
+        MemStorage { shared: Arc::new(shared), path: self.path.clone() }
+    }
+
     /// A process crash: the page cache survives, so nothing written is lost. (Dropping the log
     /// releases the lock; this exists to make tests say what they simulate.)
     pub fn crash_process(&self) {}
