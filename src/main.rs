@@ -58,6 +58,21 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArg,
     },
+    /// Serve the gRPC API on the embedded store.
+    Serve(ServeArgs),
+    /// Mint a bearer token for a role (and region) and print the principals-file line.
+    Token {
+        /// A name for the principal, e.g. "lanzhou-agency".
+        #[arg(long)]
+        name: String,
+        /// One of: region_tax_bureau, region_finance, region_agency, provincial_hrss,
+        /// provincial_finance, provincial_agency, auditor, admin.
+        #[arg(long)]
+        role: String,
+        /// Six-digit region code, for region roles.
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Offline audit: check every CRC and the whole hash chain of a data directory.
     Verify {
         #[arg(long, default_value = "./data", env = "FUNDLEDGER_DATA_DIR")]
@@ -68,6 +83,66 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArg,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Data directory [env FUNDLEDGER_DATA_DIR; config data_dir; default ./data].
+    #[arg(long, env = "FUNDLEDGER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on [env FUNDLEDGER_LISTEN; config listen; default 127.0.0.1:50051].
+    #[arg(long, env = "FUNDLEDGER_LISTEN")]
+    listen: Option<String>,
+    /// Policy file [env FUNDLEDGER_POLICY; config policy; default: the shipped Gansu policy].
+    #[arg(long, env = "FUNDLEDGER_POLICY")]
+    policy: Option<PathBuf>,
+    /// Principals file with token hashes [env FUNDLEDGER_PRINCIPALS; config principals].
+    #[arg(long, env = "FUNDLEDGER_PRINCIPALS")]
+    principals: Option<PathBuf>,
+    /// TLS certificate (PEM) [env FUNDLEDGER_TLS_CERT; config tls.cert].
+    #[arg(long, env = "FUNDLEDGER_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) [env FUNDLEDGER_TLS_KEY; config tls.key].
+    #[arg(long, env = "FUNDLEDGER_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// CA (PEM) that client certificates must chain to [env FUNDLEDGER_TLS_CLIENT_CA; config tls.client_ca].
+    #[arg(long, env = "FUNDLEDGER_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Write a snapshot after this many records [env FUNDLEDGER_SNAPSHOT_EVERY; config snapshot_every_records].
+    #[arg(long, env = "FUNDLEDGER_SNAPSHOT_EVERY")]
+    snapshot_every: Option<u64>,
+    /// Store: omit for the embedded file store, or an esdb:// URL [env FUNDLEDGER_STORE; config store].
+    #[arg(long, env = "FUNDLEDGER_STORE")]
+    store: Option<String>,
+    /// Configuration file [env FUNDLEDGER_CONFIG; default ./fundledger.toml if present].
+    #[arg(long, env = "FUNDLEDGER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Plaintext without tokens; refused unless the listen address is loopback.
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Seed the demo history into an empty data directory and serve with demo tokens.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn serve(args: ServeArgs) -> Result<(), CliError> {
+    use fundledger_cli::config;
+    let file = config::read_file(args.config.as_deref())?;
+    let overrides = config::Overrides {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        policy: args.policy,
+        principals: args.principals,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        tls_client_ca: args.tls_client_ca,
+        snapshot_every_records: args.snapshot_every,
+        store: args.store,
+    };
+    let settings = config::resolve(overrides, file)?;
+    let policy = load_policy(&PolicyArg { policy: settings.policy.as_ref().map(|(p, _)| p.clone()) })?;
+    let options = fundledger_cli::serve::ServeOptions { insecure_no_auth: args.insecure_no_auth, demo: args.demo };
+    fundledger_cli::serve::run(settings, policy, options)
 }
 
 fn load_policy(arg: &PolicyArg) -> Result<Arc<Policy>, CliError> {
@@ -90,6 +165,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!("head hash: {}", summary.head_hash_hex);
             println!("time: {:.1} s", summary.elapsed.as_secs_f64());
         }
+        Command::Serve(args) => serve(args)?,
+        Command::Token { name, role, region } => {
+            let role = fundledger_domain::Role::parse(&role)
+                .ok_or_else(|| CliError::Config(format!("role {role:?} is not one of {}", role_names())))?;
+            let region = region
+                .map(|r| fundledger_domain::RegionCode::parse(&r).map_err(|e| CliError::Config(e.to_string())))
+                .transpose()?;
+            let minted =
+                fundledger_api::mint_token(&name, role, region).map_err(|e| CliError::Config(e.to_string()))?;
+            println!("token (give it to the principal; it is shown only once):");
+            println!("{}", minted.token);
+            println!();
+            println!("line for the principals file:");
+            print!("{}", minted.principals_line);
+        }
         Command::Verify { data_dir, threads, policy } => {
             let policy = load_policy(&policy)?;
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -101,10 +191,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+fn role_names() -> String {
+    fundledger_domain::Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FUNDLEDGER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -212,16 +212,26 @@ impl FromStr for Money {
     }
 }
 
+/// Text ("1234.56") in human-readable formats (JSON, TOML); whole fen in binary ones (snapshots),
+/// which is smaller and much faster, and just as exact.
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_i64(self.to_fen())
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Money::parse(&text).map_err(serde::de::Error::custom)
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            Money::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            Money::from_fen(i64::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+        }
     }
 }
 

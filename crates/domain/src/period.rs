@@ -133,16 +133,26 @@ impl FromStr for Period {
     }
 }
 
+/// "2024-03" in human-readable formats; the dense month index in binary ones (snapshots).
 impl Serialize for Period {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u32(self.index())
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Period {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Period::parse(&text).map_err(serde::de::Error::custom)
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            Period::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            let index = u32::deserialize(deserializer)?;
+            Period::from_index(index).ok_or_else(|| serde::de::Error::custom(format!("period index {index} out of range")))
+        }
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Core<L: EventLog> {
     snapshotter: Option<Snapshotter>,
     snapshot_every_records: u64,
     records_since_snapshot: u64,
+    /// The position of the newest snapshot written or loaded, so shutdown does not rewrite it.
+    last_snapshot_position: Option<u64>,
     stopped: Option<String>,
     // Reused buffers: a steady stream of batches allocates little.
     records: Vec<Recorded>,
@@ -142,6 +144,7 @@ impl<L: EventLog> Core<L> {
             snapshotter,
             snapshot_every_records: options.snapshot_every_records.max(1),
             records_since_snapshot: replayed,
+            last_snapshot_position: report.snapshot_position,
             stopped: None,
             records: Vec::new(),
             payload: Vec::new(),
@@ -427,12 +430,16 @@ impl<L: EventLog> Core<L> {
         };
         snapshotter.write_in_background(body);
         self.records_since_snapshot = 0;
+        self.last_snapshot_position = Some(self.head.position);
     }
 
     /// Writes a snapshot now and waits for it (clean shutdown).
     pub fn snapshot_now(&mut self) -> Result<Option<PathBuf>, EngineError> {
         let Some(snapshotter) = &self.snapshotter else { return Ok(None) };
         snapshotter.wait_idle();
+        if self.last_snapshot_position == Some(self.head.position) {
+            return Ok(None);
+        }
         let body = SnapshotBody {
             position: self.head.position,
             head_hash: self.head.hash,
@@ -442,6 +449,7 @@ impl<L: EventLog> Core<L> {
         };
         let path = snapshotter.write_now(&body)?;
         self.records_since_snapshot = 0;
+        self.last_snapshot_position = Some(self.head.position);
         Ok(Some(path))
     }
 

@@ -1,0 +1,611 @@
+//! The engine benchmark: full rebuild of every view, command throughput through the writer's
+//! queue with group commit, start-up time and resident memory, each against a peer measured in
+//! the same run (SQLite, bundled, WAL). Run with `cargo bench --bench engine`; figures go to the
+//! `## Engine` section of docs/PERFORMANCE.md.
+//!
+//! The ledger is the demo generator's realistic Gansu history (16 regions, 3 years, scaled up),
+//! imported once through `Core::execute` and reused by every read-side figure.
+//! Environment: `FUNDLEDGER_BENCH_EVENTS` (history size in commands, default 10,000,000),
+//! `FUNDLEDGER_BENCH_COMMANDS` (payments in the throughput figure, default 400,000),
+//! `FUNDLEDGER_BENCH_RUNS` (runs per figure, default 3; the median is kept),
+//! `FUNDLEDGER_BENCH_DIR` (scratch directory, default the system temp dir; removed afterwards).
+
+#![allow(non_upper_case_globals)] // sizes named with their unit, as in crates/store
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fundledger_demo::DemoConfig;
+use fundledger_domain::{
+    Actor, BeneficiaryRef, BenefitType, BudgetLines, Command, CommandId, ExpenditureCategory, IncomeCategory, Money,
+    PaymentId, Period, PlanId, Policy, RegionCode, TaxBatchRef,
+};
+use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, ManualClock, Submission, SystemClock};
+use fundledger_projections::AsOf;
+use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on};
+
+const events_default: u64 = 10_000_000;
+const payments_default: u64 = 400_000;
+const runs_default: usize = 3;
+/// Commands per `Core::execute` while importing the history (as `fundledger demo` does).
+const import_batch_commands: usize = 8_192;
+/// Demo commands per unit of scale over three years.
+const demo_commands_per_scale: u64 = 634_514;
+const demo_years: u16 = 3;
+/// Rows per SQLite transaction when filling the read peer (not timed).
+const sqlite_fill_rows_per_tx: usize = 10_000;
+/// Concurrent submitters in the throughput figure.
+const submitters: usize = 64;
+/// Targets.
+const rebuild_events_per_s_target: f64 = 5_000_000.0;
+const commands_per_s_target: f64 = 200_000.0;
+const startup_with_snapshot_s_target: f64 = 1.0;
+const rss_mib_per_million_events_target: f64 = 100.0;
+/// The env var that makes this binary the memory-measuring child.
+const child_env: &str = "FUNDLEDGER_BENCH_ENGINE_CHILD";
+const mib: f64 = 1024.0 * 1024.0;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new(label: &str) -> Scratch {
+        let base = std::env::var_os("FUNDLEDGER_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+        let path = base.join(format!("fundledger-bench-engine-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("bench dir");
+        Scratch { path }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn open_log(dir: &Path, policy: &Policy) -> Arc<FileLog> {
+    Arc::new(FileLog::open(dir.join("log"), &policy.fund_id, FileOptions::default()).expect("open log").0)
+}
+
+fn open_core(dir: &Path, policy: &Arc<Policy>, snapshots: bool) -> (Core<FileLog>, fundledger_engine::StartupReport) {
+    let options = CoreOptions {
+        snapshot_dir: snapshots.then(|| dir.join("snapshots")),
+        snapshot_every_records: u64::MAX,
+    };
+    Core::open(
+        open_log(dir, policy),
+        policy.clone(),
+        options,
+        Box::new(ManualClock::new(i64::MIN)),
+        Box::new(HashIds::new(b"bench")),
+        &mut |_, _| {},
+    )
+    .expect("open core")
+}
+
+/// What the imported history holds, for the memory estimate.
+#[derive(Default)]
+struct HistoryCounts {
+    commands: u64,
+    payments: u64,
+    periodic_payments: u64,
+    tax_batches: u64,
+}
+
+fn import(dir: &Path, policy: &Arc<Policy>, commands: u64) -> (HistoryCounts, Duration) {
+    let scale = commands.div_ceil(demo_commands_per_scale).clamp(1, 400 / u64::from(demo_years)) as u32;
+    let config = DemoConfig { seed: 1, years: demo_years, scale };
+    let started = Instant::now();
+    let (mut core, _) = open_core(dir, policy, true);
+    let mut counts = HistoryCounts::default();
+    let mut batch = Vec::with_capacity(import_batch_commands);
+    let generator = fundledger_demo::generate(policy, &config).expect("demo config").take(commands as usize);
+    for generated in generator {
+        match &generated.command {
+            Command::RecordPayment { benefit, .. } => {
+                counts.payments += 1;
+                counts.periodic_payments += u64::from(benefit.is_periodic());
+            }
+            Command::RecordCollection { .. } => counts.tax_batches += 1,
+            _ => {}
+        }
+        counts.commands += 1;
+        let mut s = Submission::new(generated.command_id, generated.actor, generated.command);
+        s.recorded_at_micros = Some(generated.recorded_at_micros);
+        batch.push(s);
+        if batch.len() == import_batch_commands {
+            for r in core.execute(&batch) {
+                r.expect("demo commands are answered");
+            }
+            batch.clear();
+        }
+    }
+    for r in core.execute(&batch) {
+        r.expect("demo commands are answered");
+    }
+    core.snapshot_now().expect("snapshot");
+    core.wait_for_snapshots();
+    (counts, started.elapsed())
+}
+
+/// Read + CRC only (the store's read path): returns records read.
+fn scan_read(log: &FileLog) -> u64 {
+    let (mut batch, mut next, mut n) = (RecordBatch::new(), 1, 0u64);
+    loop {
+        batch = block_on(log.read(next, batch)).expect("read");
+        if batch.is_empty() {
+            return n;
+        }
+        n += batch.len() as u64;
+        next = batch.last_position() + 1;
+    }
+}
+
+/// Read + CRC + `decode_event_only`, no apply: returns events decoded.
+fn scan_decode(log: &FileLog) -> u64 {
+    let (mut batch, mut next, mut n) = (RecordBatch::new(), 1, 0u64);
+    loop {
+        batch = block_on(log.read(next, batch)).expect("read");
+        if batch.is_empty() {
+            return n;
+        }
+        for view in batch.iter() {
+            let decoded = fundledger_wire::decode_event_only(view.payload()).expect("decode");
+            n += u64::from(decoded.is_some());
+        }
+        next = batch.last_position() + 1;
+    }
+}
+
+fn sqlite_open(path: &Path, synchronous_full: bool) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(path).expect("sqlite open");
+    db.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    db.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" }).expect("sync");
+    db.execute_batch(
+        "CREATE TABLE IF NOT EXISTS events(position INTEGER PRIMARY KEY, recorded_at INTEGER, payload BLOB)",
+    )
+    .expect("create");
+    db
+}
+
+/// Copies the log's payloads into SQLite, `rows_per_tx` rows per transaction; returns rows.
+fn sqlite_fill_from_log(db: &mut rusqlite::Connection, log: &FileLog, rows_per_tx: usize) -> u64 {
+    let (mut batch, mut next, mut rows) = (RecordBatch::new(), 1, 0u64);
+    let mut tx = db.transaction().expect("tx");
+    loop {
+        batch = block_on(log.read(next, batch)).expect("read");
+        if batch.is_empty() {
+            break;
+        }
+        for view in batch.iter() {
+            tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3)")
+                .expect("prepare")
+                .execute(rusqlite::params![view.position() as i64, view.recorded_time_us(), view.payload()])
+                .expect("insert");
+            rows += 1;
+            if rows.is_multiple_of(rows_per_tx as u64) {
+                tx.commit().expect("commit");
+                tx = db.transaction().expect("tx");
+            }
+        }
+        next = batch.last_position() + 1;
+    }
+    tx.commit().expect("commit");
+    rows
+}
+
+fn sqlite_scan(db: &rusqlite::Connection, decode: bool) -> u64 {
+    let mut stmt = db.prepare("SELECT position, recorded_at, payload FROM events ORDER BY position").expect("prepare");
+    let mut rows = stmt.query([]).expect("query");
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while let Some(row) = rows.next().expect("row") {
+        let _position: i64 = row.get(0).expect("position");
+        let _time: i64 = row.get(1).expect("time");
+        let payload = row.get_ref(2).expect("payload").as_blob().expect("blob");
+        bytes += payload.len() as u64;
+        if decode {
+            n += u64::from(fundledger_wire::decode_event_only(payload).expect("decode").is_some());
+        } else {
+            n += 1;
+        }
+    }
+    std::hint::black_box(bytes);
+    n
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let started = Instant::now();
+    let out = f();
+    (out, started.elapsed().as_secs_f64())
+}
+
+fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The child: opens the ledger (from its snapshot) and prints its memory figures.
+fn child(dir: &Path) {
+    let policy = Arc::new(Policy::gansu());
+    let before = proc_status_kib("VmRSS:");
+    let (core, report) = open_core(dir, &policy, true);
+    let after = proc_status_kib("VmRSS:");
+    let hwm = proc_status_kib("VmHWM:");
+    let (positions, indexed) = core.shared().read(|v| (v.supervision().positions_memory_bytes(), v.supervision().payments_indexed()));
+    println!(
+        "child rss_before_kib={before} rss_after_kib={after} hwm_kib={hwm} head={} snapshot={:?} idempotency_bytes={} idempotency_entries={} positions_bytes={positions} payments_indexed={indexed}",
+        report.head,
+        report.snapshot_position,
+        core.idempotency().heap_bytes(),
+        core.idempotency().len(),
+    );
+}
+
+fn child_field(out: &str, key: &str) -> u64 {
+    out.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The commands that make 16 regions ready to pay a huge number of medical payments in one month.
+fn throughput_setup(policy: &Policy) -> Vec<Submission> {
+    let period = Period::new(2024, 3).expect("period");
+    let amount = Money::from_fen(500_000_000_00).expect("money"); // 500 M yuan per region
+    let mut out = Vec::new();
+    let mut push = |id: String, command: Command| {
+        out.push(Submission::new(CommandId::parse(&id).expect("id"), Actor::system(), command));
+    };
+    for (u, unit) in policy.units.iter().enumerate() {
+        let region = unit.code;
+        let tax_batch = TaxBatchRef::parse(&format!("TB-{u}")).expect("tax batch");
+        push(format!("col-{u}"), Command::RecordCollection {
+            region,
+            period,
+            category: IncomeCategory::Premium,
+            amount,
+            tax_batch,
+        });
+        push(format!("xfer-{u}"), Command::RecordTransfer { region, period, amount });
+        let lines = BudgetLines { income: vec![], expenditure: vec![(ExpenditureCategory::Medical, amount)] };
+        push(format!("budget-{u}"), Command::AdoptBudget { region, year: 2024, lines });
+        let plan_id = PlanId::parse(&format!("P-{u}")).expect("plan");
+        let lines = vec![(ExpenditureCategory::Medical, amount)];
+        push(format!("submit-{u}"), Command::SubmitPlan { plan_id, region, period, lines });
+        push(format!("approve-{u}"), Command::ApprovePlan { plan_id });
+        push(format!("review-{u}"), Command::ReviewPlan { plan_id });
+        push(format!("alloc-{u}"), Command::AllocateFunds { plan_id, amount });
+    }
+    out
+}
+
+fn payment(round: usize, submitter: usize, i: u64, region: RegionCode) -> Submission {
+    let command = Command::RecordPayment {
+        payment_id: PaymentId::parse(&format!("PAY-{round}-{submitter}-{i}")).expect("payment id"),
+        region,
+        period: Period::new(2024, 3).expect("period"),
+        benefit: BenefitType::MedicalTreatment,
+        beneficiary: BeneficiaryRef::parse(&format!("B-{submitter}-{}", i % 1000)).expect("beneficiary"),
+        amount: Money::from_fen(12_345).expect("money"),
+        basis: None,
+    };
+    Submission::new(CommandId::parse(&format!("cmd-{round}-{submitter}-{i}")).expect("id"), Actor::system(), command)
+}
+
+struct Throughput {
+    commands_per_s: f64,
+    median_batch: u32,
+    sqlite_per_s: f64,
+}
+
+/// One run: a fresh ledger, the setup, then `payments` payments from 64 submitter threads.
+fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize) -> Throughput {
+    let scratch = Scratch::new(&format!("throughput-{round}"));
+    let log = open_log(&scratch.path, policy);
+    let options = CoreOptions { snapshot_dir: None, snapshot_every_records: u64::MAX };
+    let (mut core, _) = Core::open(
+        log,
+        policy.clone(),
+        options,
+        Box::new(SystemClock),
+        Box::new(HashIds::new(b"bench-throughput")),
+        &mut |_, _| {},
+    )
+    .expect("open");
+    for r in core.execute(&throughput_setup(policy)) {
+        assert!(r.expect("setup").is_accepted());
+    }
+    let setup_head = core.head().position;
+    let engine = Arc::new(Engine::start(core, EngineConfig::default()));
+    let regions: Vec<RegionCode> = policy.units.iter().map(|u| u.code).collect();
+    let per_submitter = payments / submitters as u64;
+    // Build the submissions before timing: the figure is the engine's, not the formatting's.
+    let work: Vec<Vec<Submission>> = (0..submitters)
+        .map(|s| (0..per_submitter).map(|i| payment(round, s, i, regions[(s + i as usize) % regions.len()])).collect())
+        .collect();
+    let started = Instant::now();
+    let handles: Vec<_> = work
+        .into_iter()
+        .map(|subs| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                for s in subs {
+                    let outcome = engine.submit_blocking(s).expect("answered");
+                    assert!(outcome.is_accepted(), "{outcome:?}");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("submitter");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let done = per_submitter * submitters as u64;
+    let median_batch = engine.stats().median_batch_commands().unwrap_or(1);
+    let core = engine.shutdown().expect("shutdown").expect("core");
+    let log = core.log().clone();
+    assert_eq!(core.head().position, setup_head + done);
+    drop(core);
+    drop(engine);
+    // Peer: the same payloads into SQLite (WAL, synchronous=FULL), one transaction per median batch.
+    let mut payloads: Vec<(i64, Vec<u8>)> = Vec::with_capacity(done as usize);
+    let (mut batch, mut next) = (RecordBatch::new(), setup_head + 1);
+    while next <= setup_head + done {
+        batch = block_on(log.read(next, batch)).expect("read");
+        for view in batch.iter() {
+            payloads.push((view.recorded_time_us(), view.payload().to_vec()));
+        }
+        next = batch.last_position() + 1;
+    }
+    let mut db = sqlite_open(&scratch.path.join("peer.sqlite"), true);
+    let (_, sqlite_seconds) = timed(|| {
+        for (chunk_index, chunk) in payloads.chunks(median_batch as usize).enumerate() {
+            let tx = db.transaction().expect("tx");
+            {
+                let mut stmt = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3)").expect("prepare");
+                for (i, (time, payload)) in chunk.iter().enumerate() {
+                    let position = (chunk_index * median_batch as usize + i + 1) as i64;
+                    stmt.execute(rusqlite::params![position, time, payload]).expect("insert");
+                }
+            }
+            tx.commit().expect("commit");
+        }
+    });
+    Throughput {
+        commands_per_s: done as f64 / seconds,
+        median_batch,
+        sqlite_per_s: payloads.len() as f64 / sqlite_seconds,
+    }
+}
+
+struct Row {
+    figure: String,
+    value: String,
+    target: String,
+    met: &'static str,
+    peer: String,
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "yes" } else { "**no**" }
+}
+
+fn main() {
+    if let Ok(dir) = std::env::var(child_env) {
+        child(Path::new(&dir));
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and friends: nothing to list.
+    }
+    let policy = Arc::new(Policy::gansu());
+    let commands = env_u64("FUNDLEDGER_BENCH_EVENTS", events_default);
+    let payments = env_u64("FUNDLEDGER_BENCH_COMMANDS", payments_default);
+    let runs = env_u64("FUNDLEDGER_BENCH_RUNS", runs_default as u64).max(1) as usize;
+    let mut rows: Vec<Row> = Vec::new();
+
+    // Throughput first, on a quiet disk.
+    eprintln!("throughput: {payments} payments from {submitters} submitters, {runs} runs");
+    let results: Vec<Throughput> = (0..runs).map(|r| throughput_run(&policy, payments, r)).collect();
+    let cps = median(results.iter().map(|t| t.commands_per_s).collect());
+    let sqlite_cps = median(results.iter().map(|t| t.sqlite_per_s).collect());
+    let batch = median(results.iter().map(|t| f64::from(t.median_batch)).collect());
+    rows.push(Row {
+        figure: format!("command throughput, {submitters} submitters, file store (commands/s)"),
+        value: format!("{cps:.0}"),
+        target: format!("≥ {commands_per_s_target:.0}"),
+        met: met(cps >= commands_per_s_target),
+        peer: format!("SQLite WAL FULL, tx of {batch:.0}: {sqlite_cps:.0}/s → ×{:.2}", cps / sqlite_cps),
+    });
+    rows.push(Row {
+        figure: "median batch per sync (commands)".into(),
+        value: format!("{batch:.0}"),
+        target: "—".into(),
+        met: "—",
+        peer: String::new(),
+    });
+
+    let scratch = Scratch::new("ledger");
+    eprintln!("importing up to {commands} demo commands…");
+    let (counts, import_time) = import(&scratch.path, &policy, commands);
+    let log = open_log(&scratch.path, &policy);
+    let head = block_on(log.head()).expect("head").position;
+    let millions = head as f64 / 1e6;
+    eprintln!("imported {} commands, {head} records in {:.1} s", counts.commands, import_time.as_secs_f64());
+
+    // Read side, interleaved per run so drift hits every figure alike.
+    eprintln!("filling the SQLite read peer (not timed)…");
+    let mut db = sqlite_open(&scratch.path.join("read-peer.sqlite"), false);
+    assert_eq!(sqlite_fill_from_log(&mut db, &log, sqlite_fill_rows_per_tx), head);
+    let (mut read_s, mut decode_s, mut rebuild_s, mut sq_scan_s, mut sq_decode_s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut events = 0;
+    for run in 0..runs {
+        eprintln!("read side run {}/{runs}", run + 1);
+        let (n, s) = timed(|| scan_read(&log));
+        assert_eq!(n, head);
+        read_s.push(s);
+        let (n, s) = timed(|| scan_decode(&log));
+        events = n;
+        decode_s.push(s);
+        let ((_, summary), s) =
+            timed(|| fundledger_engine::rebuild(&*log, policy.clone(), AsOf::Head, &mut |_, _| {}).expect("rebuild"));
+        assert_eq!(summary.records, head);
+        rebuild_s.push(s);
+        let (n, s) = timed(|| sqlite_scan(&db, false));
+        assert_eq!(n, head);
+        sq_scan_s.push(s);
+        let (n, s) = timed(|| sqlite_scan(&db, true));
+        assert_eq!(n, events);
+        sq_decode_s.push(s);
+    }
+    let per_s = |seconds: &Vec<f64>| head as f64 / median(seconds.clone());
+    let (read, decode, rebuilt, sq_scan, sq_decode) =
+        (per_s(&read_s), per_s(&decode_s), per_s(&rebuild_s), per_s(&sq_scan_s), per_s(&sq_decode_s));
+    rows.push(Row {
+        figure: format!("full rebuild: read+CRC+decode+apply, 1 core ({millions:.2} M records/s)").replace(
+            &format!("({millions:.2} M records/s)"),
+            &format!("({millions:.2} M records; records/s)"),
+        ),
+        value: format!("{rebuilt:.0}"),
+        target: format!("≥ {rebuild_events_per_s_target:.0}"),
+        met: met(rebuilt >= rebuild_events_per_s_target),
+        peer: format!("SQLite scan+decode {sq_decode:.0}/s → ×{:.2}", rebuilt / sq_decode),
+    });
+    rows.push(Row {
+        figure: "  of which read+CRC only (records/s)".into(),
+        value: format!("{read:.0}"),
+        target: "—".into(),
+        met: "—",
+        peer: format!("SQLite row scan (no decode) {sq_scan:.0}/s → ×{:.2}", read / sq_scan),
+    });
+    rows.push(Row {
+        figure: "  of which read+CRC+decode, no apply (records/s)".into(),
+        value: format!("{decode:.0}"),
+        target: "—".into(),
+        met: "—",
+        peer: format!("SQLite scan+decode {sq_decode:.0}/s → ×{:.2}", decode / sq_decode),
+    });
+    drop(db);
+
+    // Start-up: from the snapshot (median of `runs`), and by full replay (once: it is long).
+    drop(log);
+    let mut with_snapshot = Vec::new();
+    for _ in 0..runs {
+        let ((core, report), s) = timed(|| open_core(&scratch.path, &policy, true));
+        assert_eq!(report.snapshot_position, Some(head));
+        drop(core);
+        with_snapshot.push(s);
+    }
+    let with_snapshot = median(with_snapshot);
+    let ((core, report), replay_s) = timed(|| open_core(&scratch.path, &policy, false));
+    assert_eq!(report.replayed_records, head);
+    drop(core);
+    rows.push(Row {
+        figure: format!("start-up with a snapshot, {millions:.2} M records (s)"),
+        value: format!("{with_snapshot:.2}"),
+        target: format!("≤ {startup_with_snapshot_s_target:.1}"),
+        met: met(with_snapshot <= startup_with_snapshot_s_target),
+        peer: format!("full replay {replay_s:.1} s → ×{:.1} faster", replay_s / with_snapshot),
+    });
+    rows.push(Row {
+        figure: format!("start-up by full replay, {millions:.2} M records (s, 1 run)"),
+        value: format!("{replay_s:.1}"),
+        target: "—".into(),
+        met: "—",
+        peer: format!("SQLite scan+decode of the same rows {:.1} s", head as f64 / sq_decode),
+    });
+
+    // Memory: a child process opens the ledger from its snapshot.
+    let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env(child_env, &scratch.path)
+        .output()
+        .expect("child");
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    let rss_mib = (child_field(&out, "rss_after_kib") - child_field(&out, "rss_before_kib")) as f64 / 1024.0;
+    let hwm_mib = child_field(&out, "hwm_kib") as f64 / 1024.0;
+    let idempotency_mib = child_field(&out, "idempotency_bytes") as f64 / mib;
+    let positions_mib = child_field(&out, "positions_bytes") as f64 / mib;
+    rows.push(Row {
+        figure: "resident memory after opening, per million records (MiB)".into(),
+        value: format!("{:.1}", rss_mib / millions),
+        target: format!("≤ {rss_mib_per_million_events_target:.0}"),
+        met: met(rss_mib / millions <= rss_mib_per_million_events_target),
+        peer: format!("total {rss_mib:.0} MiB; peak during open (VmHWM) {hwm_mib:.0} MiB"),
+    });
+    // Estimates of the state's big maps: hashbrown keeps one control byte per bucket and grows to
+    // a power of two at 7/8 load.
+    let map_bytes = |entries: u64, entry: usize| {
+        let buckets = (entries * 8 / 7).next_power_of_two().max(1);
+        (buckets * (entry as u64 + 1)) as f64 / mib
+    };
+    let payment_entry = std::mem::size_of::<PaymentId>()
+        + std::mem::size_of::<RegionCode>()
+        + std::mem::size_of::<Period>()
+        + std::mem::size_of::<BenefitType>()
+        + std::mem::size_of::<BeneficiaryRef>()
+        + 2 * std::mem::size_of::<Money>();
+    let periodic_entry =
+        std::mem::size_of::<BeneficiaryRef>() + std::mem::size_of::<BenefitType>() + std::mem::size_of::<Period>();
+    let tax_entry = std::mem::size_of::<TaxBatchRef>()
+        + std::mem::size_of::<RegionCode>()
+        + std::mem::size_of::<Period>()
+        + std::mem::size_of::<IncomeCategory>()
+        + 2 * std::mem::size_of::<Money>();
+    let shares = [
+        ("idempotency index (measured)", idempotency_mib),
+        ("views: supervision payment positions (measured)", positions_mib),
+        (
+            "state: payment index (est.)",
+            map_bytes(counts.payments, payment_entry),
+        ),
+        (
+            "state: periodic index (est.)",
+            map_bytes(counts.periodic_payments, periodic_entry),
+        ),
+        ("state: tax batches (est.)", map_bytes(counts.tax_batches, tax_entry)),
+    ];
+    for (what, value) in shares {
+        rows.push(Row {
+            figure: format!("  {what} (MiB per million records)"),
+            value: format!("{:.1}", value / millions),
+            target: "—".into(),
+            met: "—",
+            peer: format!("{value:.0} MiB"),
+        });
+    }
+
+    println!();
+    println!(
+        "Engine benchmark: {} demo commands (seed 1, {demo_years} years), {head} records; {payments} payments for throughput; {runs} runs, medians.",
+        counts.commands
+    );
+    println!("Import through Core::execute: {:.1} s ({:.0} commands/s).", import_time.as_secs_f64(), counts.commands as f64 / import_time.as_secs_f64());
+    println!(
+        "History: {} payments ({} periodic), {} tax batches; idempotency entries {}.",
+        counts.payments,
+        counts.periodic_payments,
+        counts.tax_batches,
+        child_field(&out, "idempotency_entries")
+    );
+    println!();
+    println!("| figure | value | target | met | same-run peer |");
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {} | {} | {} |", r.figure, r.value, r.target, r.met, r.peer);
+    }
+}

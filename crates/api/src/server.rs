@@ -1,0 +1,267 @@
+//! The server: binds, checks that the configuration is safe, and serves the three ledger
+//! services (authenticated), gRPC health checking and server reflection (unauthenticated: probes
+//! and tools need no token, and neither reveals ledger data).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use fundledger_engine::Engine;
+use fundledger_store::EventLog;
+use tokio::sync::Semaphore;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic_health::ServingStatus;
+
+use crate::audit::Audit;
+use crate::auth::{Auth, Authenticator};
+use crate::commands::Commands;
+use crate::errors::ApiError;
+use crate::limits;
+use crate::pb::ledger_audit_server::LedgerAuditServer;
+use crate::pb::ledger_commands_server::LedgerCommandsServer;
+use crate::pb::ledger_queries_server::LedgerQueriesServer;
+use crate::queries::Queries;
+
+/// Certificate and key files for TLS, and optionally the CA that client certificates must chain
+/// to (then clients without a valid certificate are refused at the handshake).
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert_pem_path: PathBuf,
+    pub key_pem_path: PathBuf,
+    pub client_ca_pem_path: Option<PathBuf>,
+}
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub auth: Auth,
+    pub tls: Option<TlsConfig>,
+}
+
+/// Why the server would not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to serve without authentication on {addr}: --insecure-no-auth is allowed only on a loopback address (127.0.0.1, ::1)"
+    )]
+    InsecureNotLoopback { addr: SocketAddr },
+    #[error(
+        "refusing to serve bearer tokens over plaintext on {addr}: anyone on the network could read them; configure TLS (certificate and key) or listen on a loopback address"
+    )]
+    PlaintextNotLoopback { addr: SocketAddr },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot read {what} {path}: {source}")]
+    ReadPem { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    #[error("reflection descriptors: {0}")]
+    Reflection(String),
+    #[error("server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Checks that a configuration is safe for the address it will serve on.
+pub fn check_config(config: &ServeConfig, addr: SocketAddr) -> Result<(), ServeError> {
+    let loopback = addr.ip().is_loopback();
+    match (&config.auth, &config.tls) {
+        (Auth::InsecureNoAuth, _) if !loopback => Err(ServeError::InsecureNotLoopback { addr }),
+        (Auth::Tokens(_), None) if !loopback => Err(ServeError::PlaintextNotLoopback { addr }),
+        _ => Ok(()),
+    }
+}
+
+/// Binds `config.listen` and serves until `shutdown` completes.
+pub async fn serve<L: EventLog + 'static>(
+    engine: Arc<Engine<L>>,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    check_config(&config, config.listen)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    serve_on(engine, config, listener, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind 127.0.0.1:0 and read the port first).
+/// `config.listen` is ignored; the listener's address is what the safety checks look at.
+pub async fn serve_on<L: EventLog + 'static>(
+    engine: Arc<Engine<L>>,
+    config: ServeConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    check_config(&config, addr)?;
+
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        let read = |what, path: &PathBuf| {
+            std::fs::read(path).map_err(|source| ServeError::ReadPem { what, path: path.clone(), source })
+        };
+        let identity = Identity::from_pem(read("certificate", &tls.cert_pem_path)?, read("key", &tls.key_pem_path)?);
+        let mut tls_config = ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = &tls.client_ca_pem_path {
+            tls_config = tls_config.client_ca_root(Certificate::from_pem(read("client CA", ca)?));
+        }
+        builder = builder.tls_config(tls_config).map_err(|e| ServeError::Tls(e.to_string()))?;
+    }
+
+    let rebuilds = Arc::new(Semaphore::new(limits::rebuilds_concurrent_max));
+    let authenticator = Authenticator::new(config.auth.clone());
+    let commands = LedgerCommandsServer::new(Commands::new(engine.clone()))
+        .max_decoding_message_size(limits::message_bytes_max)
+        .max_encoding_message_size(limits::reply_bytes_max);
+    let queries = LedgerQueriesServer::new(Queries::new(engine.clone(), rebuilds.clone()))
+        .max_decoding_message_size(limits::message_bytes_max)
+        .max_encoding_message_size(limits::reply_bytes_max);
+    let audit = LedgerAuditServer::new(Audit::new(engine.clone(), rebuilds))
+        .max_decoding_message_size(limits::message_bytes_max)
+        .max_encoding_message_size(limits::reply_bytes_max);
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    let names = [
+        crate::pb::ledger_commands_server::SERVICE_NAME,
+        crate::pb::ledger_queries_server::SERVICE_NAME,
+        crate::pb::ledger_audit_server::SERVICE_NAME,
+        "",
+    ];
+    for name in names {
+        health_reporter.set_service_status(name, ServingStatus::Serving).await;
+    }
+    // NOT_SERVING once the engine stops (a storage failure, fencing): the applied-head watch
+    // is poked when that happens.
+    let watcher = {
+        let (reporter, shared) = (health_reporter.clone(), engine.shared().clone());
+        tokio::spawn(async move {
+            let mut applied = shared.subscribe_applied();
+            while shared.stopped().is_none() {
+                if applied.changed().await.is_err() {
+                    break;
+                }
+            }
+            for name in names {
+                reporter.set_service_status(name, ServingStatus::NotServing).await;
+            }
+        })
+    };
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::LEDGER_DESCRIPTOR)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::LEDGER_DESCRIPTOR)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let served = builder
+        .layer(tower::layer::layer_fn(MessageTooLarge))
+        .add_service(InterceptedService::new(commands, authenticator.clone()))
+        .add_service(InterceptedService::new(queries, authenticator.clone()))
+        .add_service(InterceptedService::new(audit, authenticator))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            for name in names {
+                health_reporter.set_service_status(name, ServingStatus::NotServing).await;
+            }
+        })
+        .await;
+    watcher.abort();
+    served.map_err(ServeError::from)
+}
+
+/// Maps tonic's own "decoded message length too large" refusal (OUT_OF_RANGE) to this API's
+/// RESOURCE_EXHAUSTED / `MESSAGE_TOO_LARGE`, so clients see one code for every size limit.
+/// tonic refuses the request before any handler runs, answering with headers only, so the
+/// rewrite is of response headers.
+#[derive(Debug, Clone)]
+pub struct MessageTooLarge<S>(S);
+
+impl<S, Request, Body> tower::Service<Request> for MessageTooLarge<S>
+where
+    S: tower::Service<Request, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let future = self.0.call(request);
+        Box::pin(async move {
+            let mut response = future.await?;
+            rewrite_too_large(response.headers_mut());
+            Ok(response)
+        })
+    }
+}
+
+fn rewrite_too_large(headers: &mut http::HeaderMap) {
+    let out_of_range = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"11");
+    let too_large = headers.get("grpc-message").is_some_and(|v| {
+        let text = String::from_utf8_lossy(v.as_bytes());
+        text.contains("too%20large") || text.contains("too large")
+    });
+    if !(out_of_range && too_large) {
+        return;
+    }
+    let status = ApiError::message_too_large(format!(
+        "the request message is larger than the limit of {} bytes",
+        limits::message_bytes_max
+    ))
+    .with("message_bytes_max", limits::message_bytes_max)
+    .to_status();
+    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        headers.remove(name);
+    }
+    let _ = status.add_header(headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_configurations_are_refused_with_a_reason() {
+        let any: SocketAddr = "0.0.0.0:7000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let insecure = ServeConfig { listen: any, auth: Auth::InsecureNoAuth, tls: None };
+        let error = check_config(&insecure, any).unwrap_err();
+        assert!(error.to_string().contains("loopback"), "{error}");
+        assert!(check_config(&insecure, local).is_ok());
+        let plaintext = ServeConfig { listen: any, auth: Auth::Tokens(Default::default()), tls: None };
+        assert!(matches!(check_config(&plaintext, any), Err(ServeError::PlaintextNotLoopback { .. })));
+        assert!(check_config(&plaintext, local).is_ok());
+    }
+
+    #[test]
+    fn only_tonic_size_refusals_are_rewritten() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-status", "11".parse().unwrap());
+        headers.insert("grpc-message", "Error,%20decoded%20message%20length%20too%20large".parse().unwrap());
+        rewrite_too_large(&mut headers);
+        assert_eq!(headers.get("grpc-status").unwrap(), "8");
+        let mut other = http::HeaderMap::new();
+        other.insert("grpc-status", "11".parse().unwrap());
+        other.insert("grpc-message", "from_position%20past%20the%20head".parse().unwrap());
+        rewrite_too_large(&mut other);
+        assert_eq!(other.get("grpc-status").unwrap(), "11");
+    }
+}
