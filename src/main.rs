@@ -73,6 +73,18 @@ enum Command {
         #[arg(long)]
         region: Option<String>,
     },
+    /// Copy a ledger between backends (data directory or esdb:// URL), keeping positions and
+    /// hashes; resumes an interrupted copy and verifies the head hash at the end.
+    Migrate {
+        /// Source: a data directory or an esdb:// connection string.
+        #[arg(long)]
+        from: String,
+        /// Target: a data directory or an esdb:// connection string.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        policy: PolicyArg,
+    },
     /// Offline audit: check every CRC and the whole hash chain of a data directory.
     Verify {
         #[arg(long, default_value = "./data", env = "FUNDLEDGER_DATA_DIR")]
@@ -179,6 +191,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             println!();
             println!("line for the principals file:");
             print!("{}", minted.principals_line);
+        }
+        Command::Migrate { from, to, policy } => {
+            use fundledger_cli::migrate::{Endpoint, MigrateOptions};
+            let policy = load_policy(&policy)?;
+            let options = MigrateOptions {
+                fund_id: policy.fund_id.clone(),
+                show_progress: true,
+                esdb: Default::default(),
+                records_max: None,
+            };
+            let summary = fundledger_cli::migrate::run(&Endpoint::parse(&from), &Endpoint::parse(&to), &options)?;
+            println!(
+                "copied {} records ({} were already there); target head {} with hash {}, equal to the source's",
+                summary.records_copied, summary.resumed_from, summary.target_head, summary.head_hash_hex
+            );
         }
         Command::Verify { data_dir, threads, policy } => {
             let policy = load_policy(&policy)?;

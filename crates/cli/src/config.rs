@@ -95,7 +95,8 @@ pub fn read_file(explicit: Option<&Path>) -> Result<FileConfig, CliError> {
 /// Parses configuration text; errors name the file and line.
 pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, CliError> {
     toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1);
+        let line =
+            e.span().map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1);
         let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
         CliError::Config(format!("configuration file {}{at}: {}", path.display(), e.message()))
     })
@@ -115,7 +116,9 @@ pub fn resolve(over: Overrides, file: FileConfig) -> Result<Settings, CliError> 
     }
     let (listen_text, listen_source) = pick(over.listen, file.listen, LISTEN_DEFAULT.to_string());
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
-        CliError::Config(format!("listen address {listen_text:?} is not an IP address and port such as 127.0.0.1:50051"))
+        CliError::Config(format!(
+            "listen address {listen_text:?} is not an IP address and port such as 127.0.0.1:50051"
+        ))
     })?;
     let tls = file.tls.unwrap_or_default();
     let settings = Settings {

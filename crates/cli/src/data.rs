@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fundledger_domain::Policy;
 use fundledger_engine::{Core, CoreOptions, HashIds, ManualClock, SystemClock};
-use fundledger_store::{FileLog, FileOptions, RecoveryReport};
+use fundledger_store::{EventLog, FileLog, FileOptions, RecoveryReport};
 
 use crate::error::CliError;
 
@@ -51,9 +51,20 @@ impl DataDir {
         Ok(Arc::new(log))
     }
 
-    /// Opens the engine's core on this directory with the system clock (serving).
+    /// Opens the engine's core on this directory's log with the system clock (serving).
     pub fn open_core(&self, policy: Arc<Policy>, snapshot_every_records: u64) -> Result<Core<FileLog>, CliError> {
         let log = self.open_log(&policy)?;
+        self.open_core_on(log, policy, snapshot_every_records)
+    }
+
+    /// Opens the engine's core on any log (the file log, or EventStoreDB), with this directory's
+    /// snapshots and the system clock.
+    pub fn open_core_on<L: EventLog>(
+        &self,
+        log: Arc<L>,
+        policy: Arc<Policy>,
+        snapshot_every_records: u64,
+    ) -> Result<Core<L>, CliError> {
         let seed = format!("{}-{}", std::process::id(), SystemClock.now_micros_for_seed());
         let (core, report) = Core::open(
             log,

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use fundledger_api::{Auth, Principals, ServeConfig, TlsConfig};
 use fundledger_demo::DemoConfig;
 use fundledger_domain::Policy;
-use fundledger_engine::{Engine, EngineConfig};
+use fundledger_engine::{Core, Engine, EngineConfig};
+use fundledger_store::EventLog;
 
 use crate::config::Settings;
 use crate::data::DataDir;
@@ -28,25 +29,45 @@ pub struct ServeOptions {
 
 /// Runs the server until a shutdown signal; returns after the final snapshot.
 pub fn run(settings: Settings, policy: Arc<Policy>, options: ServeOptions) -> Result<(), CliError> {
-    if let Some(store) = &settings.store {
-        return Err(CliError::Config(format!(
-            "store {store:?}: only the embedded store is built into this command so far; see docs/deploy-eventstoredb.md"
-        )));
-    }
     let data = DataDir::new(settings.data_dir.0.clone());
+    if let Some(url) = settings.store.clone() {
+        if !fundledger_store_esdb::is_esdb_url(&url) {
+            return Err(CliError::Config(format!(
+                "store {url:?} is not an esdb:// connection string; omit --store for the embedded file store"
+            )));
+        }
+        if options.demo {
+            return Err(CliError::Config("--demo seeds the embedded store only; migrate a demo ledger instead".into()));
+        }
+        // Connect before any other TLS set-up: the EventStoreDB client installs its own rustls
+        // crypto provider process-wide (see docs/deploy-eventstoredb.md).
+        let log = fundledger_store_esdb::EsdbLog::connect(&url, &policy.fund_id, Default::default())
+            .map_err(|e| CliError::Config(format!("cannot open {}: {e}", fundledger_store_esdb::redact_url(&url))))?;
+        let core = data.open_core_on(Arc::new(log), policy, settings.snapshot_every_records.0)?;
+        return serve_core(core, &settings, &data, &options);
+    }
     if options.demo && data.is_empty_ledger() {
         eprintln!("fundledger: {} is empty; writing the demo history first (seed 1, 3 years)", data.root().display());
         let summary = crate::demo::run(&data, policy.clone(), DemoConfig::default(), true)?;
         eprintln!("fundledger: demo history written: {} events, head {}", summary.events, summary.head_hash_hex);
     }
-    let auth = auth_for(&settings, &data, &options)?;
+    let core = data.open_core(policy, settings.snapshot_every_records.0)?;
+    serve_core(core, &settings, &data, &options)
+}
+
+fn serve_core<L: EventLog + 'static>(
+    core: Core<L>,
+    settings: &Settings,
+    data: &DataDir,
+    options: &ServeOptions,
+) -> Result<(), CliError> {
+    let auth = auth_for(settings, data, options)?;
     let tls = settings.tls_cert.clone().zip(settings.tls_key.clone()).map(|(cert, key)| TlsConfig {
         cert_pem_path: cert,
         key_pem_path: key,
         client_ca_pem_path: settings.tls_client_ca.clone(),
     });
     let listen = settings.listen.0;
-    let core = data.open_core(policy, settings.snapshot_every_records.0)?;
     let head = core.head().position;
     let engine = Arc::new(Engine::start(core, EngineConfig::default()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -55,7 +76,7 @@ pub fn run(settings: Settings, policy: Arc<Policy>, options: ServeOptions) -> Re
         .build()
         .map_err(|e| CliError::Config(format!("cannot start the async runtime: {e}")))?;
     if options.demo {
-        print_demo_help(&data, listen);
+        print_demo_help(data, listen);
     }
     tracing::info!(%listen, head, tls = tls.is_some(), "serving");
     let config = ServeConfig { listen, auth, tls };
