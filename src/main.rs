@@ -85,6 +85,67 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArg,
     },
+    /// Rebuild every view from the log (as of a position or a recorded time) and write it out.
+    Rebuild {
+        #[arg(long, default_value = "./data", env = "FUNDLEDGER_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Fold records up to and including this position.
+        #[arg(long, conflicts_with = "as_of_time")]
+        as_of_position: Option<u64>,
+        /// Fold records recorded at or before this time (RFC 3339, e.g. 2025-06-30T23:59:59+08:00).
+        #[arg(long)]
+        as_of_time: Option<String>,
+        /// Output format: json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Directory to write the views into.
+        #[arg(long, default_value = "./rebuild")]
+        out: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArg,
+    },
+    /// Export records as JSON Lines (position, hashes, decoded event) for auditors' own tools.
+    Export {
+        #[arg(long, default_value = "./data", env = "FUNDLEDGER_DATA_DIR")]
+        data_dir: PathBuf,
+        /// First position to export.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last position to export (default: the head).
+        #[arg(long)]
+        to: Option<u64>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Include each stored payload, in hex, so the chain can be re-verified from the file.
+        #[arg(long)]
+        payload_hex: bool,
+        #[command(flatten)]
+        policy: PolicyArg,
+    },
+    /// Print the fund's tables (two lines, health, budget execution, supervision) and draw charts.
+    Report {
+        /// Read a data directory (offline) ...
+        #[arg(long, default_value = "./data", env = "FUNDLEDGER_DATA_DIR")]
+        data_dir: PathBuf,
+        /// ... or a running server (http://host:port), folding its ReadEvents stream locally.
+        #[arg(long)]
+        server: Option<String>,
+        /// Bearer token for --server (an auditor's or a provincial role's).
+        #[arg(long, env = "FUNDLEDGER_TOKEN")]
+        token: Option<String>,
+        /// Write the charts (SVG and PNG) into this directory.
+        #[arg(long)]
+        charts: Option<PathBuf>,
+        /// Show this region's months in the two-lines table.
+        #[arg(long)]
+        region: Option<String>,
+        /// Markdown tables instead of aligned text.
+        #[arg(long)]
+        markdown: bool,
+        #[command(flatten)]
+        policy: PolicyArg,
+    },
     /// Offline audit: check every CRC and the whole hash chain of a data directory.
     Verify {
         #[arg(long, default_value = "./data", env = "FUNDLEDGER_DATA_DIR")]
@@ -206,6 +267,71 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 "copied {} records ({} were already there); target head {} with hash {}, equal to the source's",
                 summary.records_copied, summary.resumed_from, summary.target_head, summary.head_hash_hex
             );
+        }
+        Command::Rebuild { data_dir, as_of_position, as_of_time, format, out, policy } => {
+            use fundledger_cli::rebuild;
+            let policy = load_policy(&policy)?;
+            let as_of = match (as_of_position, as_of_time) {
+                (Some(p), _) => fundledger_projections::AsOf::Position(p),
+                (None, Some(t)) => fundledger_projections::AsOf::Time(rebuild::parse_as_of_time(&t)?),
+                (None, None) => fundledger_projections::AsOf::Head,
+            };
+            let format: rebuild::OutputFormat = format.parse()?;
+            let output = rebuild::run(&DataDir::new(data_dir), policy, as_of, format, &out, true)?;
+            println!(
+                "rebuilt {} events through position {} (hash {}) into {}",
+                output.summary.events,
+                output.summary.through_position,
+                output.through_hash_hex,
+                out.display()
+            );
+        }
+        Command::Export { data_dir, from, to, out, payload_hex, policy } => {
+            let policy = load_policy(&policy)?;
+            let data = DataDir::new(data_dir);
+            let lines = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|source| CliError::Io {
+                        what: "creating export file",
+                        path: path.clone(),
+                        source,
+                    })?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    fundledger_cli::export::run(&data, policy, from, to, payload_hex, &mut writer, true)?
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut writer = std::io::BufWriter::new(stdout.lock());
+                    fundledger_cli::export::run(&data, policy, from, to, payload_hex, &mut writer, false)?
+                }
+            };
+            eprintln!("exported {lines} records");
+        }
+        Command::Report { data_dir, server, token, charts, region, markdown, policy } => {
+            use fundledger_cli::report;
+            let policy = load_policy(&policy)?;
+            let views = match server {
+                Some(url) => fundledger_cli::remote::fold_views(&url, token.as_deref(), policy.clone())?,
+                None => {
+                    fundledger_cli::rebuild::rebuild_views(
+                        &DataDir::new(data_dir),
+                        policy.clone(),
+                        fundledger_projections::AsOf::Head,
+                        true,
+                    )?
+                    .views
+                }
+            };
+            let data = report::ReportData::from_views(&views, &policy);
+            let region = region
+                .map(|r| fundledger_domain::RegionCode::parse(&r).map_err(|e| CliError::Config(e.to_string())))
+                .transpose()?;
+            let options = report::ReportOptions { region, markdown, ..report::ReportOptions::default() };
+            let stdout = std::io::stdout();
+            let written = report::run_with(&data, &options, charts.as_deref(), &mut stdout.lock())?;
+            for path in written {
+                eprintln!("chart: {}", path.display());
+            }
         }
         Command::Verify { data_dir, threads, policy } => {
             let policy = load_policy(&policy)?;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod migrate;
 pub mod progress;
+pub mod remote;
 pub mod rebuild;
 pub mod report;
 pub mod serve;
