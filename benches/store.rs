@@ -213,6 +213,24 @@ fn main() {
         println!("{records} records in {elapsed:?}");
         return;
     }
+    if std::env::args().any(|arg| arg == "profile-read") {
+        let scratch = Scratch::new("profile");
+        let batch = append_batch(&payloads(4_096), 10_000);
+        fundledger_append(&scratch.path, &batch, 200_000, FileOptions::default());
+        let (log, _) = FileLog::open(&scratch.path, fund_id, FileOptions::default()).expect("open");
+        for _ in 0..5 {
+            let started = Instant::now();
+            let mut batch = RecordBatch::new();
+            let (mut next, mut records) = (1, 0usize);
+            while next <= 200_000 {
+                batch = block_on(log.read(next, batch)).expect("read");
+                records += batch.len();
+                next = batch.last_position() + 1;
+            }
+            println!("{records} records read in {:?}", started.elapsed());
+        }
+        return;
+    }
     if std::env::args().any(|arg| arg == "profile-verify") {
         let scratch = Scratch::new("profile");
         let batch = append_batch(&payloads(4_096), 10_000);
