@@ -196,6 +196,9 @@ struct ServeArgs {
     /// Seed the demo history into an empty data directory and serve with demo tokens.
     #[arg(long)]
     demo: bool,
+    /// Print the effective configuration, and where each value came from, then exit.
+    #[arg(long)]
+    check_config: bool,
 }
 
 fn serve(args: ServeArgs) -> Result<(), CliError> {
@@ -213,6 +216,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         store: args.store,
     };
     let settings = config::resolve(overrides, file)?;
+    if args.check_config {
+        print!("{}", config::describe(&settings));
+        return Ok(());
+    }
     let policy = load_policy(&PolicyArg { policy: settings.policy.as_ref().map(|(p, _)| p.clone()) })?;
     let options = fundledger_cli::serve::ServeOptions { insecure_no_auth: args.insecure_no_auth, demo: args.demo };
     fundledger_cli::serve::run(settings, policy, options)

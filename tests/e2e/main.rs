@@ -2,3 +2,4 @@
 //! on 127.0.0.1:0 and drives it with a real tonic client.
 
 mod api;
+mod cli;

@@ -41,6 +41,7 @@ const INCOME: RGBColor = RGBColor(38, 110, 180);
 const EXPENDITURE: RGBColor = RGBColor(230, 120, 30);
 const BAR: RGBColor = RGBColor(70, 130, 180);
 const POOLED: RGBColor = RGBColor(120, 80, 160);
+const LIGHT_LINE: RGBColor = RGBColor(242, 242, 242);
 
 /// Registers the embedded fonts once; `false` if the font bytes were refused (never expected:
 /// they are a fixed, valid TrueType file).
@@ -65,7 +66,10 @@ fn to_f64(d: Decimal) -> f64 {
 trait Chart {
     fn stem(&self) -> &'static str;
     fn size(&self) -> (u32, u32);
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
 }
 
 /// Draws every chart of `data` into `dir` (created if missing) as SVG and PNG; returns the
@@ -131,9 +135,9 @@ const STEPS: i64 = 100;
 /// Up to `max` evenly spaced key points over `first..=last` (period indices, in [`STEPS`]),
 /// always with `last`.
 fn period_ticks(first: u32, last: u32, max: u32) -> Vec<i64> {
-    let step = ((last - first) / max.max(1)).max(1);
+    // The smallest step that needs at most `max` ticks, counted back from the latest period.
+    let step = (last - first).div_ceil(max.saturating_sub(1).max(1)).max(1);
     let mut ticks: Vec<i64> = (first..=last).rev().step_by(step as usize).map(|i| i64::from(i) * STEPS).collect();
-    ticks.truncate(max as usize);
     ticks.reverse();
     ticks
 }
@@ -191,7 +195,10 @@ impl Chart for HealthChart {
         (1200, 860)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let caption = "Fund balance and payable months";
         let (Some(first), Some(last)) = (self.balances.first(), self.balances.last()) else {
             return draw_empty(root, caption);
@@ -215,19 +222,14 @@ impl Chart for HealthChart {
             .x_label_formatter(&|x| period_label(*x))
             .y_desc("million yuan")
             .label_style((FONT, 14))
+            .light_line_style(LIGHT_LINE)
             .draw()?;
         chart
-            .draw_series(LineSeries::new(
-                self.balances.iter().map(|b| (px(b.0), b.1)),
-                INCOME.stroke_width(3),
-            ))?
+            .draw_series(LineSeries::new(self.balances.iter().map(|b| (px(b.0), b.1)), INCOME.stroke_width(3)))?
             .label("fund balance (pooled fund + expenditure accounts)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], INCOME.stroke_width(3)));
         chart
-            .draw_series(LineSeries::new(
-                self.balances.iter().map(|b| (px(b.0), b.2)),
-                POOLED.stroke_width(2),
-            ))?
+            .draw_series(LineSeries::new(self.balances.iter().map(|b| (px(b.0), b.2)), POOLED.stroke_width(2)))?
             .label("pooled fund (provincial fiscal special account)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], POOLED.stroke_width(2)));
         chart
@@ -252,10 +254,14 @@ impl Chart for HealthChart {
             .x_label_formatter(&|x| period_label(*x))
             .y_desc("payable months")
             .label_style((FONT, 14))
+            .light_line_style(LIGHT_LINE)
             .draw()?;
         let (x0, x1) = (x_range.start, x_range.end);
         chart
-            .draw_series(std::iter::once(Rectangle::new([(x0, bottom.min(0.0)), (x1, red)], RED_BAND.mix(0.2).filled())))?
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x0, bottom.min(0.0)), (x1, red)],
+                RED_BAND.mix(0.2).filled(),
+            )))?
             .label(format!("red band: below {} months", self.red))
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 24, y + 6)], RED_BAND.mix(0.4).filled()));
         chart
@@ -341,7 +347,10 @@ impl Chart for IncomeExpenditureChart {
         (1200, 200 + 44 * self.rows.len().max(4) as u32)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let caption = match self.year {
             Some(year) => format!("Income and expenditure per region, {year}"),
             None => "Income and expenditure per region".to_string(),
@@ -366,6 +375,7 @@ impl Chart for IncomeExpenditureChart {
             .y_label_formatter(&|y| slot_label(&names, *y))
             .x_desc("million yuan")
             .label_style((FONT, 15))
+            .light_line_style(LIGHT_LINE)
             .draw()?;
         let slot = |i: usize| slot(n, i);
         chart
@@ -421,7 +431,8 @@ impl ExecutionChart {
         let year = data.latest_execution_year();
         let mut rows = Vec::new();
         for u in &data.units {
-            let Some(e) = data.execution.iter().find(|e| Some(e.year) == year && e.region == u.code && e.category.is_none())
+            let Some(e) =
+                data.execution.iter().find(|e| Some(e.year) == year && e.region == u.code && e.category.is_none())
             else {
                 continue;
             };
@@ -447,7 +458,10 @@ impl Chart for ExecutionChart {
         (1200, 200 + 36 * self.rows.len().max(4) as u32)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let caption = match self.year {
             Some(year) => format!("Budget execution per region, {year} year to date"),
             None => "Budget execution per region".to_string(),
@@ -458,7 +472,8 @@ impl Chart for ExecutionChart {
         root.fill(&WHITE)?;
         let n = self.rows.len();
         let names: Vec<String> = self.rows.iter().map(|r| r.0.clone()).collect();
-        let high = self.rows.iter().filter_map(|r| r.1).fold(100.0f64, f64::max) * 1.15;
+        // Room right of the 100% line for the legend.
+        let high = self.rows.iter().filter_map(|r| r.1).fold(100.0f64, f64::max) * 1.4;
         let mut chart = ChartBuilder::on(root)
             .caption(caption, (FONT, 26))
             .margin(14)
@@ -472,6 +487,7 @@ impl Chart for ExecutionChart {
             .x_label_formatter(&|x| format!("{x:.0}%"))
             .x_desc("net paid / annual expenditure budget")
             .label_style((FONT, 15))
+            .light_line_style(LIGHT_LINE)
             .draw()?;
         let slot = |i: usize| slot(n, i);
         let ahead_limit = self.elapsed_pct.map_or(f64::INFINITY, |(pct, _)| pct + 20.0);
@@ -489,22 +505,29 @@ impl Chart for ExecutionChart {
         chart.draw_series(self.rows.iter().enumerate().map(|(i, r)| {
             Text::new(r.2.clone(), (r.1.unwrap_or(0.0).max(0.0) + high * 0.006, slot(i) + 62), (FONT, 13).into_font())
         }))?;
-        chart
-            .draw_series(std::iter::once(PathElement::new(vec![(100.0, 0), (100.0, n as i64 * STEPS)], RED_BAND.stroke_width(3))))?
-            .label("budget (100%)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RED_BAND.stroke_width(3)));
+        // Drawn first: at month 12 it coincides with the budget line, which stays visible.
         if let Some((pct, month)) = self.elapsed_pct {
             chart
-                .draw_series(std::iter::once(PathElement::new(vec![(pct, 0), (pct, n as i64 * STEPS)], BLACK.stroke_width(2))))?
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(pct, 0), (pct, n as i64 * STEPS)],
+                    BLACK.stroke_width(2),
+                )))?
                 .label(format!("elapsed share of the year ({month}/12)"))
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
         }
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(100.0, 0), (100.0, n as i64 * STEPS)],
+                RED_BAND.stroke_width(3),
+            )))?
+            .label("budget (100%)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RED_BAND.stroke_width(3)));
         chart
             .configure_series_labels()
             .label_font((FONT, 15))
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .draw()?;
         Ok(())
     }
@@ -519,7 +542,9 @@ mod tests {
         let first = Period::new(2024, 1).unwrap().index();
         let last = Period::new(2026, 12).unwrap().index();
         let ticks = period_ticks(first, last, 12);
-        assert!(ticks.len() <= 12);
+        // 35 months in steps of 4 (3 would need 13 ticks).
+        assert_eq!(ticks.len(), 9, "{ticks:?}");
+        assert!(ticks[0] < px(first) + 4 * STEPS, "the ticks span the history: {ticks:?}");
         assert_eq!(ticks.last().copied(), Some(px(last)));
         assert_eq!(period_label(ticks[ticks.len() - 1]), "2026-12");
         assert_eq!(period_label(px(last) - STEPS / 2), "2026-11");

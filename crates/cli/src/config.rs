@@ -148,6 +148,38 @@ pub fn resolve(over: Overrides, file: FileConfig) -> Result<Settings, CliError> 
     Ok(settings)
 }
 
+/// The effective settings, one per line with where each came from (`serve --check-config`).
+pub fn describe(s: &Settings) -> String {
+    fn from(source: Source) -> &'static str {
+        match source {
+            Source::FlagOrEnv => "flag or environment",
+            Source::File => "configuration file",
+            Source::Default => "default",
+        }
+    }
+    let path = |p: &Option<(PathBuf, Source)>, none: &str| match p {
+        Some((p, source)) => format!("{} ({})", p.display(), from(*source)),
+        None => none.to_string(),
+    };
+    let opt = |p: &Option<PathBuf>| p.as_ref().map_or("none".to_string(), |p| p.display().to_string());
+    format!(
+        "data_dir = {} ({})\nlisten = {} ({})\npolicy = {}\nprincipals = {}\ntls_cert = {}\ntls_key = {}\n\
+         tls_client_ca = {}\nsnapshot_every_records = {} ({})\nstore = {}\n",
+        s.data_dir.0.display(),
+        from(s.data_dir.1),
+        s.listen.0,
+        from(s.listen.1),
+        path(&s.policy, "the shipped Gansu policy (default)"),
+        path(&s.principals, "none"),
+        opt(&s.tls_cert),
+        opt(&s.tls_key),
+        opt(&s.tls_client_ca),
+        s.snapshot_every_records.0,
+        from(s.snapshot_every_records.1),
+        s.store.as_deref().unwrap_or("the embedded file store (default)"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,11 @@ pub enum ExitCode {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("data directory {} is locked by another fundledger process (pid {pid})", dir.display())]
+    #[error(
+        "data directory {} is locked by another fundledger process (pid {pid}); while a server holds it, read it \
+         through the server instead (e.g. `fundledger report --server URL`), or stop the server first",
+        dir.display()
+    )]
     Locked { dir: PathBuf, pid: String },
     #[error("data directory {} already holds a ledger ({events} records); demo writes only into an empty one", dir.display())]
     NotEmpty { dir: PathBuf, events: u64 },

@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 use fundledger_domain::{Actor, Event, Reason, RecordBody, Recorded};
 use fundledger_engine::{LogReader, StreamError};
-use fundledger_store::chain::{hex, link};
+use fundledger_store::chain::link;
 use fundledger_store::{EventLog, block_on};
 use serde::Serialize;
 
@@ -51,6 +51,18 @@ use crate::rebuild::format_micros;
 
 /// Progress is redrawn every this many records (drawing per record would cost more than writing).
 const PROGRESS_EVERY_RECORDS: u64 = 4_096;
+
+/// Lower-case hex by table lookup: every line carries two hashes, two ids and maybe a payload,
+/// and a formatting call per byte would cost more than the rest of the line.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
+    }
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -187,4 +199,13 @@ pub fn run(
     // The reader stops at `to`, and positions are gapless: anything else is a bug here.
     assert_eq!(written, total, "export wrote {written} records of {from}..={to}");
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_matches_the_store_s() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::hex(&bytes), fundledger_store::chain::hex(&bytes));
+    }
 }

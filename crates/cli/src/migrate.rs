@@ -103,15 +103,16 @@ pub fn run(from: &Endpoint, to: &Endpoint, options: &MigrateOptions) -> Result<M
     }
     match (open(from, options, false)?, open(to, options, true)?) {
         (Opened::File(source), Opened::File(target)) => copy(&source, &target, from, to, options),
-        (Opened::File(source), Opened::Esdb(target)) => copy(&source, &target, from, to, options),
-        (Opened::Esdb(source), Opened::File(target)) => copy(&source, &target, from, to, options),
-        (Opened::Esdb(source), Opened::Esdb(target)) => copy(&source, &target, from, to, options),
+        (Opened::File(source), Opened::Esdb(target)) => copy(&source, &*target, from, to, options),
+        (Opened::Esdb(source), Opened::File(target)) => copy(&*source, &target, from, to, options),
+        (Opened::Esdb(source), Opened::Esdb(target)) => copy(&*source, &*target, from, to, options),
     }
 }
 
 enum Opened {
     File(FileLog),
-    Esdb(EsdbLog),
+    // Boxed: the EventStoreDB client is much larger than a file log handle.
+    Esdb(Box<EsdbLog>),
 }
 
 fn open(endpoint: &Endpoint, options: &MigrateOptions, is_target: bool) -> Result<Opened, CliError> {
@@ -136,7 +137,7 @@ fn open(endpoint: &Endpoint, options: &MigrateOptions, is_target: bool) -> Resul
         Endpoint::Esdb(url) => {
             // The source is only read: its subscription would be wasted work.
             let esdb = EsdbOptions { follow_appends: false, ..options.esdb.clone() };
-            Ok(Opened::Esdb(EsdbLog::connect(url, &options.fund_id, esdb).map_err(store_error)?))
+            Ok(Opened::Esdb(Box::new(EsdbLog::connect(url, &options.fund_id, esdb).map_err(store_error)?)))
         }
     }
 }

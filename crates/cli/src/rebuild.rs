@@ -602,15 +602,7 @@ pub fn views_csv(views: &Views) -> Vec<(&'static str, Table)> {
 
     let mut t = Table::new(
         "prevention spending against its cap",
-        &[
-            col("year"),
-            num("base"),
-            col("base_source"),
-            num("cap"),
-            num("net_paid"),
-            num("usage"),
-            col("over_cap"),
-        ],
+        &[col("year"), num("base"), col("base_source"), num("cap"), num("net_paid"), num("usage"), col("over_cap")],
     );
     for p in health.prevention_usage() {
         t.push(vec![
@@ -723,10 +715,8 @@ pub fn views_csv(views: &Views) -> Vec<(&'static str, Table)> {
     }
     out.push(("supervision_late_closes", t));
 
-    let mut t = Table::new(
-        "reconciliations",
-        &[col("name"), num("lhs"), num("rhs"), num("difference"), col("reconciled")],
-    );
+    let mut t =
+        Table::new("reconciliations", &[col("name"), num("lhs"), num("rhs"), num("difference"), col("reconciled")]);
     for r in two_lines.reconciliations() {
         t.push(vec![
             r.name.clone(),

@@ -446,7 +446,12 @@ fn execution_table(data: &ReportData, year: u16) -> Table {
             ("alerts", Align::Left),
         ],
     );
-    for e in data.execution.iter().filter(|e| e.year == year && e.category.is_none()) {
+    let mut totals: Vec<&Execution> =
+        data.execution.iter().filter(|e| e.year == year && e.category.is_none()).collect();
+    // The policy's order, as in every per-region table; units the policy does not list last.
+    let rank = |code: RegionCode| data.units.iter().position(|u| u.code == code).unwrap_or(usize::MAX);
+    totals.sort_by_key(|e| (rank(e.region), e.region));
+    for e in totals {
         let alerts: Vec<&str> = data
             .budget_alerts
             .iter()

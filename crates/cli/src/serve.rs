@@ -16,6 +16,9 @@ use crate::config::Settings;
 use crate::data::DataDir;
 use crate::error::CliError;
 
+/// How long in-flight calls may run after a shutdown signal before connections are closed.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The demo tokens' folder inside the data directory.
 pub const DEMO_TOKENS_DIR: &str = "demo-tokens";
 
@@ -75,15 +78,45 @@ fn serve_core<L: EventLog + 'static>(
         .thread_name("fundledger-api")
         .build()
         .map_err(|e| CliError::Config(format!("cannot start the async runtime: {e}")))?;
-    if options.demo {
-        print_demo_help(data, listen);
-    }
-    tracing::info!(%listen, head, tls = tls.is_some(), "serving");
     let config = ServeConfig { listen, auth, tls };
-    let served = runtime.block_on(fundledger_api::serve(engine.clone(), config, shutdown_signal()));
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| CliError::Config(format!("cannot listen on {listen}: {e}")))?;
+        let bound = listener.local_addr().map_err(|e| CliError::Config(format!("cannot listen on {listen}: {e}")))?;
+        if options.demo {
+            print_demo_help(data, bound);
+        }
+        // Scripts and tests wait for this line: from here on the port accepts connections.
+        tracing::info!(listen = %bound, head, tls = config.tls.is_some(), "serving");
+        // After the signal, in-flight calls get a grace period; clients that keep connections
+        // open beyond it (idle channels, long streams) do not hold the shutdown forever.
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: no new calls; in-flight calls may finish");
+            let _ = signalled_tx.send(());
+        };
+        let grace_over = async move {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = fundledger_api::serve_on(engine.clone(), config, listener, signal) => {
+                served.map_err(|e| CliError::Config(e.to_string()))
+            }
+            () = grace_over => {
+                tracing::warn!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "connections still open after the grace period; closing them");
+                Ok(())
+            }
+        }
+    });
     tracing::info!("stopping: finishing queued commands and writing a snapshot");
     let stopped = engine.shutdown();
-    served.map_err(|e| CliError::Config(e.to_string()))?;
+    served?;
     stopped?;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -119,11 +119,7 @@ fn write_csv_line(out: &mut dyn Write, cells: &[String]) -> io::Result<()> {
 
 /// One CSV field, quoted only when it must be.
 pub fn csv_field(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_string()
-    }
+    if cell.contains([',', '"', '\n', '\r']) { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell.to_string() }
 }
 
 #[cfg(test)]

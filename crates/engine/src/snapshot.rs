@@ -40,6 +40,9 @@ pub struct SnapshotBody {
     pub idempotency: IdempotencyIndex,
 }
 
+/// A snapshot file that was not used, and why.
+pub type Skipped = (PathBuf, String);
+
 /// Writes snapshots (in the background or now) and finds the newest usable one.
 pub struct Snapshotter {
     dir: PathBuf,
@@ -97,7 +100,7 @@ impl Snapshotter {
         &self,
         log: &L,
         head: u64,
-    ) -> Result<(Option<SnapshotBody>, Vec<(PathBuf, String)>), EngineError> {
+    ) -> Result<(Option<SnapshotBody>, Vec<Skipped>), EngineError> {
         let mut skipped = Vec::new();
         for path in list_snapshots(&self.dir) {
             match self.load_checked(&path, log, head) {
@@ -135,7 +138,7 @@ pub fn list_snapshots(dir: &Path) -> Vec<PathBuf> {
             Some((position, e.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
     found.into_iter().map(|(_, p)| p).collect()
 }
 

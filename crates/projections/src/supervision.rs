@@ -10,7 +10,8 @@
 //!   exist. The median is read from a fixed log-bucket histogram (see [`Histogram`]) and the
 //!   comparison uses the *upper* edge of the median's bucket, so every signal is also a signal
 //!   against the exact median; payments between 3× and about 3.3× the exact median may go
-//!   unflagged. Reversals do not remove payments from the histogram;
+//!   unflagged. Reversals do not remove payments from the histogram. Standard-bound benefits are
+//!   not tested: their amounts are fixed by the unified standards and checked to the fen;
 //! - **late close**: a `PeriodClosed` recorded more than [`CLOSE_GRACE_DAYS`] days after the
 //!   period's end (the first day of the next month at 00:00 Beijing time, UTC+8).
 //!
@@ -331,6 +332,12 @@ impl Supervision {
         benefit: BenefitType,
         amount: Money,
     ) {
+        // Standard-bound benefits are computed by the unified standards from their basis and
+        // checked to the fen by the rules, so a large one is a large basis (a high grade, a full
+        // household), not an anomaly worth an inspector's look.
+        if benefit.is_standard_bound() {
+            return;
+        }
         let a = fen(amount).max(1) as u64;
         let h = self.histograms.entry((region, benefit)).or_default();
         if h.samples() >= OUTLIER_MIN_SAMPLES
