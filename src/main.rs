@@ -343,7 +343,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify { data_dir, threads, policy } => {
             let policy = load_policy(&policy)?;
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let summary = fundledger_cli::verify::run(&DataDir::new(data_dir), policy, threads)?;
+            let summary = fundledger_cli::verify::run(&DataDir::new(data_dir), policy, threads, true)?;
             println!("verified: {} records, every CRC and hash-chain link intact", summary.records);
             println!("head hash: {}", summary.head_hash_hex);
         }

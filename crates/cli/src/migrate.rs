@@ -102,16 +102,16 @@ pub fn run(from: &Endpoint, to: &Endpoint, options: &MigrateOptions) -> Result<M
         return Err(CliError::Config(format!("migrate needs two different places, got {} twice", from.describe())));
     }
     match (open(from, options, false)?, open(to, options, true)?) {
-        (Opened::File(source), Opened::File(target)) => copy(&source, &target, from, to, options),
-        (Opened::File(source), Opened::Esdb(target)) => copy(&source, &*target, from, to, options),
-        (Opened::Esdb(source), Opened::File(target)) => copy(&*source, &target, from, to, options),
+        (Opened::File(source), Opened::File(target)) => copy(&*source, &*target, from, to, options),
+        (Opened::File(source), Opened::Esdb(target)) => copy(&*source, &*target, from, to, options),
+        (Opened::Esdb(source), Opened::File(target)) => copy(&*source, &*target, from, to, options),
         (Opened::Esdb(source), Opened::Esdb(target)) => copy(&*source, &*target, from, to, options),
     }
 }
 
+// Boxed: both handles are large and an `Opened` lives only while a migration runs.
 enum Opened {
-    File(FileLog),
-    // Boxed: the EventStoreDB client is much larger than a file log handle.
+    File(Box<FileLog>),
     Esdb(Box<EsdbLog>),
 }
 
@@ -132,7 +132,7 @@ fn open(endpoint: &Endpoint, options: &MigrateOptions, is_target: bool) -> Resul
             }
             let (log, _report) = FileLog::open(data.log_dir(), &options.fund_id, FileOptions::default())
                 .map_err(|err| CliError::from_store(root, err))?;
-            Ok(Opened::File(log))
+            Ok(Opened::File(Box::new(log)))
         }
         Endpoint::Esdb(url) => {
             // The source is only read: its subscription would be wasted work.

@@ -155,7 +155,7 @@ fn print_demo_help(data: &DataDir, listen: std::net::SocketAddr) {
     println!();
     println!("Ask for the two-lines view of Lanzhou as an auditor:");
     println!(
-        "  grpcurl -plaintext -H \"authorization: Bearer $(awk '$1==\"auditor\"{{print $3}}' {t})\" \\\n    -d '{{\"region\": \"620100\"}}' {listen} fundledger.v1.LedgerQueries/GetTwoLines"
+        "  grpcurl -plaintext -H \"authorization: Bearer $(awk '$1==\"auditor\"{{print $3}}' {t})\" \\\n    -d '{{\"filter\": {{\"region\": \"620100\"}}}}' {listen} fundledger.v1.LedgerQueries/GetTwoLines"
     );
     println!("Read the report and draw the charts (in another terminal; the server keeps running):");
     println!(

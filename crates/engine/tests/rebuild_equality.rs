@@ -88,7 +88,8 @@ impl History {
             }
             let mut untransferred = 0i64;
             for b in 0..3 {
-                let amount = 2_000_000_00 + self.rng.below(4_000_000_00) as i64;
+                // 2 M to 6 M yuan, in fen.
+                let amount = 200_000_000 + self.rng.below(400_000_000) as i64;
                 untransferred += amount;
                 self.push(format!("col-{tag}-{b}"), collect(region, period, fen(amount), &format!("TB-{tag}-{b}")));
             }

@@ -14,7 +14,9 @@ use fundledger_domain::{
     ProvincialIncomeKind, RecordBody,
 };
 use fundledger_engine::core::replay;
-use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, EngineError, HashIds, ManualClock, Outcome, Submission};
+use fundledger_engine::{
+    Core, CoreOptions, Engine, EngineConfig, EngineError, HashIds, ManualClock, Outcome, Submission,
+};
 use fundledger_projections::Views;
 use fundledger_store::testing::{Fault, FaultyStorage, MemStorage};
 use fundledger_store::{EventLog, FileLog, FileOptions, block_on};
@@ -61,7 +63,10 @@ fn history() -> Vec<Submission> {
     push("prov-income".into(), provincial_income(ProvincialIncomeKind::Interest, mar, m("120.00")));
     for (region, name) in [(l, "l"), (j, "j")] {
         for batch_no in 0..3 {
-            push(format!("col-{name}-{batch_no}"), collect(region, mar, m("4000.00"), &format!("TB-{name}-{batch_no}")));
+            push(
+                format!("col-{name}-{batch_no}"),
+                collect(region, mar, m("4000.00"), &format!("TB-{name}-{batch_no}")),
+            );
         }
         push(format!("refund-{name}"), refund(region, mar, &format!("TB-{name}-1"), m("500.00")));
         push(format!("xfer-too-much-{name}"), transfer(region, mar, m("99999.00")));
@@ -133,8 +138,7 @@ impl Dir {
     }
 
     fn open(&self, snapshot_every_records: u64) -> (Core<FileLog>, fundledger_engine::StartupReport) {
-        let options =
-            CoreOptions { snapshot_dir: Some(self.0.path().join("snapshots")), snapshot_every_records };
+        let options = CoreOptions { snapshot_dir: Some(self.0.path().join("snapshots")), snapshot_every_records };
         Core::open(
             self.log(),
             Arc::new(Policy::gansu()),
@@ -285,7 +289,8 @@ fn records_by_command(log: &FileLog) -> HashMap<CommandId, (u64, u32, usize)> {
     let mut found: HashMap<CommandId, (u64, u32, usize)> = HashMap::new();
     replay(log, 1, head, |position, _, recorded| {
         if recorded.meta.index_in_command == 0 {
-            let entry = found.entry(recorded.meta.command_id).or_insert((position, recorded.meta.records_in_command, 0));
+            let entry =
+                found.entry(recorded.meta.command_id).or_insert((position, recorded.meta.records_in_command, 0));
             entry.2 += 1;
         }
         Ok(())
@@ -373,7 +378,8 @@ fn a_store_failure_mid_batch(fault: Fault, crash: Crash, expect: Expect) {
     }
     let present = failing.iter().filter(|s| found.contains_key(&s.command_id)).count();
     assert!(present == 0 || present == failing.len(), "{fault:?}: all or nothing, found {present}");
-    let acked_head = expected[..acked].iter().filter_map(|a| a.as_ref().ok()).map(Outcome::last_position).max().unwrap();
+    let acked_head =
+        expected[..acked].iter().filter_map(|a| a.as_ref().ok()).map(Outcome::last_position).max().unwrap();
     let failing_records: u64 = expected[acked..acked + JOB_COMMANDS]
         .iter()
         .map(|a| match a.as_ref().unwrap() {

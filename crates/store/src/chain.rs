@@ -85,6 +85,16 @@ pub struct Verified {
 /// all busy it verifies the batch itself, so `threads` cores stay busy. Blocking: call it from a
 /// thread that may block (it drives the log's futures with [`block_on`]).
 pub fn verify_log<L: EventLog + ?Sized>(log: &L, threads: usize) -> Result<Verified, StoreError> {
+    verify_log_with_progress(log, threads, &mut |_, _| {})
+}
+
+/// [`verify_log`], calling `progress(records read, head)` after each batch is read (for
+/// progress bars; verification of the batches read may lag a little behind).
+pub fn verify_log_with_progress<L: EventLog + ?Sized>(
+    log: &L,
+    threads: usize,
+    progress: &mut dyn FnMut(Position, Position),
+) -> Result<Verified, StoreError> {
     assert!(threads >= 1, "verify_log needs at least one thread");
     let head = block_on(log.head())?;
     let genesis = log.genesis();
@@ -98,6 +108,7 @@ pub fn verify_log<L: EventLog + ?Sized>(log: &L, threads: usize) -> Result<Verif
             verify_batch(&prev, &batch).map_err(|position| StoreError::ChainBroken { position })?;
             prev = batch.last_hash();
             next = batch.last_position() + 1;
+            progress(next - 1, head.position);
         }
         return finish(prev, next, head);
     }
@@ -143,6 +154,7 @@ pub fn verify_log<L: EventLog + ?Sized>(log: &L, threads: usize) -> Result<Verif
                     let batch_prev = prev;
                     prev = batch.last_hash();
                     next = batch.last_position() + 1;
+                    progress(next - 1, head.position);
                     match work_tx.try_send((batch_prev, batch)) {
                         Ok(()) => {}
                         // Every worker is busy: verify this batch here rather than wait.
