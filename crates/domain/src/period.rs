@@ -151,7 +151,8 @@ impl<'de> Deserialize<'de> for Period {
             Period::parse(&text).map_err(serde::de::Error::custom)
         } else {
             let index = u32::deserialize(deserializer)?;
-            Period::from_index(index).ok_or_else(|| serde::de::Error::custom(format!("period index {index} out of range")))
+            Period::from_index(index)
+                .ok_or_else(|| serde::de::Error::custom(format!("period index {index} out of range")))
         }
     }
 }
