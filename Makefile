@@ -12,7 +12,7 @@ run:
 ## test: every test in the workspace (unit, property, integration, doc). Benches are compiled and
 ## linted by `make check` and run by `make bench`, not here: they take minutes.
 test:
-	$(CARGO) test --locked --workspace --lib --bins --tests --examples
+	$(CARGO) test --locked --workspace --no-fail-fast --lib --bins --tests --examples
 	$(CARGO) test --locked --workspace --doc
 
 ## check: formatting and clippy with warnings denied, on every target.

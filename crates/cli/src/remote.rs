@@ -23,6 +23,7 @@ pub fn fold_views(url: &str, token: Option<&str>, policy: Arc<Policy>) -> Result
 }
 
 async fn fold(url: &str, token: Option<&str>, policy: Arc<Policy>) -> Result<Views, CliError> {
+    fundledger_api::server::install_crypto_provider();
     let unreachable = |e: &dyn std::fmt::Display| CliError::Config(format!("cannot reach the server at {url}: {e}"));
     let channel = tonic::transport::Endpoint::from_shared(url.to_string())
         .map_err(|e| {
