@@ -693,9 +693,10 @@ impl Rules<'_> {
         // the reform, and a reform year that started after January, the policy's baseline does.
         let reform = policy.reform_period();
         let whole_ledger_year = prior > reform.year() || (prior == reform.year() && reform.month() == 1);
-        let ledger = self.state.premium_income(prior).filter(|_| whole_ledger_year);
-        let base =
-            ledger.or_else(|| policy.prevention.baseline_premium_income.get(&prior).copied()).unwrap_or(Money::ZERO);
+        // A partial first year with no baseline falls back to the ledger's part-year figure.
+        let ledger = self.state.premium_income(prior);
+        let baseline = policy.prevention.baseline_premium_income.get(&prior).copied();
+        let base = if whole_ledger_year { ledger.or(baseline) } else { baseline.or(ledger) }.unwrap_or(Money::ZERO);
         let cap = base.checked_mul_ratio(policy.prevention.cap_ratio).expect("bounded");
         let after = self.state.prevention_paid(year).add(amount);
         if after > cap {
