@@ -146,6 +146,34 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArg,
     },
+    /// Load generator: drive a running server (loopback only) and report throughput and latency.
+    Load {
+        /// Server URL, e.g. http://127.0.0.1:50051.
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        server: String,
+        /// unary (one RecordPayment per call) or batch (ExecuteBatch).
+        #[arg(long, default_value = "unary")]
+        mode: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Commands per ExecuteBatch call (batch mode).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Payments to send in all.
+        #[arg(long, default_value_t = 100_000)]
+        commands: u64,
+        /// Stop after this many seconds, whatever was sent.
+        #[arg(long, default_value_t = 120)]
+        seconds: u64,
+        /// The region whose agency pays.
+        #[arg(long, default_value = "620100")]
+        region: String,
+        /// Tokens file (`role region token` per line, as `serve --demo` writes); without it the
+        /// generator claims roles, which only an --insecure-no-auth server accepts.
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+    },
     /// Offline audit: check every CRC and the whole hash chain of a data directory.
     Verify {
         #[arg(long, default_value = "./data", env = "FUNDLEDGER_DATA_DIR")]
@@ -340,6 +368,42 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 eprintln!("chart: {}", path.display());
             }
         }
+        Command::Load { server, mode, clients, batch, commands, seconds, region, tokens } => {
+            use fundledger_api::load::{LoadAuth, LoadConfig, LoadMode};
+            let mode = match mode.as_str() {
+                "unary" => LoadMode::UnaryPayment { clients },
+                "batch" => LoadMode::Batch { commands_per_call: batch, clients },
+                other => return Err(CliError::Config(format!("mode {other:?} is not unary or batch"))),
+            };
+            let auth = match tokens {
+                Some(path) => {
+                    LoadAuth::from_tokens_file(&path, &region).map_err(|e| CliError::Config(e.to_string()))?
+                }
+                None => LoadAuth::InsecureClaims,
+            };
+            let config = LoadConfig {
+                url: server,
+                auth,
+                mode,
+                commands,
+                duration_max: std::time::Duration::from_secs(seconds),
+                region,
+            };
+            let runtime = tokio_runtime()?;
+            let report =
+                runtime.block_on(fundledger_api::load::run(config)).map_err(|e| CliError::Config(e.to_string()))?;
+            println!(
+                "{} commands accepted in {:.2} s: {:.0} commands/s; latency per call p50 {:?}, p90 {:?}, p99 {:?}, max {:?}; {} failed calls",
+                report.commands,
+                report.elapsed.as_secs_f64(),
+                report.commands_per_second,
+                report.p50,
+                report.p90,
+                report.p99,
+                report.max,
+                report.failed_calls
+            );
+        }
         Command::Verify { data_dir, threads, policy } => {
             let policy = load_policy(&policy)?;
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -349,6 +413,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Config(format!("cannot start the async runtime: {e}")))
 }
 
 fn role_names() -> String {

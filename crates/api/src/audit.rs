@@ -26,11 +26,18 @@ use crate::queries::{Filter, health_reply, provincial_reply, rebuild_views, time
 pub struct Audit<L: EventLog + 'static> {
     engine: Arc<Engine<L>>,
     rebuilds: Arc<Semaphore>,
+    /// Becomes true when the server shuts down: live subscriptions end then, since a graceful
+    /// shutdown would otherwise wait for them until their time limit.
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<L: EventLog + 'static> Audit<L> {
-    pub fn new(engine: Arc<Engine<L>>, rebuilds: Arc<Semaphore>) -> Audit<L> {
-        Audit { engine, rebuilds }
+    pub fn new(
+        engine: Arc<Engine<L>>,
+        rebuilds: Arc<Semaphore>,
+        closing: tokio::sync::watch::Receiver<bool>,
+    ) -> Audit<L> {
+        Audit { engine, rebuilds, closing }
     }
 }
 
@@ -97,9 +104,13 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
         let from = r.from_position.max(1);
         let to = if r.to_position == 0 { head } else { r.to_position.min(head) };
         if from > head + 1 {
-            return Err(ApiError::new(tonic::Code::OutOfRange, "BEYOND_HEAD", format!("from_position {from} is past the head {head}"))
-                .with("field", "from_position")
-                .into());
+            return Err(ApiError::new(
+                tonic::Code::OutOfRange,
+                "BEYOND_HEAD",
+                format!("from_position {from} is past the head {head}"),
+            )
+            .with("field", "from_position")
+            .into());
         }
         let reader = tokio::task::spawn_blocking(move || LogReader::new(log, from))
             .await
@@ -149,9 +160,13 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
         let log = self.engine.log().clone();
         let head = log.head().await.map_err(|e| ApiError::from(fundledger_engine::EngineError::Store(e)))?.position;
         if from > head + 1 {
-            return Err(ApiError::new(tonic::Code::OutOfRange, "BEYOND_HEAD", format!("from_position {from} is past the head {head}"))
-                .with("field", "from_position")
-                .into());
+            return Err(ApiError::new(
+                tonic::Code::OutOfRange,
+                "BEYOND_HEAD",
+                format!("from_position {from} is past the head {head}"),
+            )
+            .with("field", "from_position")
+            .into());
         }
         // Catch-up runs as chunked reads on blocking threads up to the head seen at the start;
         // the subscription then continues from exactly the next position, so nothing is
@@ -162,6 +177,7 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
             .map_err(ApiError::from)?;
         let log = self.engine.log().clone();
         let (tx, rx) = mpsc::channel(limits::stream_buffer_messages_max);
+        let mut closing = self.closing.clone();
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + limits::subscribe_duration_max;
             let mut reader = reader;
@@ -209,6 +225,12 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
                         }
                     },
                     _ = tx.closed() => return,
+                    _ = async { closing.wait_for(|closing| *closing).await.map(|_| ()) } => {
+                        let shutting_down = ApiError::new(tonic::Code::Unavailable, "SHUTTING_DOWN", "the server is shutting down")
+                            .with("next_position", next);
+                        let _ = tx.send(Err(shutting_down.into())).await;
+                        return;
+                    }
                     _ = tokio::time::sleep_until(deadline) => {
                         let _ = tx.send(Err(stream_time_limit(next))).await;
                         return;
@@ -224,7 +246,7 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainReply>, Status> {
         principal_of(&request)?.require_province_wide("the log")?;
-        let r = request.get_ref().clone();
+        let r = *request.get_ref();
         let log = self.engine.log().clone();
         let reply = tokio::task::spawn_blocking(move || verify_range(&*log, r.from_position, r.to_position))
             .await
@@ -244,8 +266,12 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
                 Some(earlier) if earlier.position == 0 => earlier.hash == log.genesis(),
                 Some(earlier) if earlier.position > head.position => false,
                 Some(earlier) => {
-                    let batch = fundledger_store::block_on(log.read(earlier.position, RecordBatch::new())).map_err(store)?;
-                    batch.iter().next().is_some_and(|r| r.position() == earlier.position && r.hash()[..] == earlier.hash[..])
+                    let batch =
+                        fundledger_store::block_on(log.read(earlier.position, RecordBatch::new())).map_err(store)?;
+                    batch
+                        .iter()
+                        .next()
+                        .is_some_and(|r| r.position() == earlier.position && r.hash()[..] == earlier.hash[..])
                 }
             };
             Ok(pb::Digest { position: head.position, hash: head.hash.to_vec(), extends_earlier })
@@ -268,7 +294,11 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
         let records_total = engine.log().head().await.map(|h| h.position).unwrap_or(0);
         tokio::spawn(async move {
             use pb::rebuild_update::{Done, Progress, Update};
-            let _ = tx.send(Ok(pb::RebuildUpdate { update: Some(Update::Progress(Progress { records_done: 0, records_total })) })).await;
+            let _ = tx
+                .send(Ok(pb::RebuildUpdate {
+                    update: Some(Update::Progress(Progress { records_done: 0, records_total })),
+                }))
+                .await;
             let result = rebuild_views(&engine, &rebuilds, as_of).await;
             let message = match result {
                 Ok((views, through)) => {
@@ -299,8 +329,12 @@ pub fn verify_range<L: EventLog + ?Sized>(log: &L, from: u64, to: u64) -> Result
     let from = from.max(1);
     let to = if to == 0 { head.position } else { to };
     if to > head.position {
-        return Err(ApiError::new(tonic::Code::OutOfRange, "BEYOND_HEAD", format!("to_position {to} is past the head {}", head.position))
-            .with("field", "to_position"));
+        return Err(ApiError::new(
+            tonic::Code::OutOfRange,
+            "BEYOND_HEAD",
+            format!("to_position {to} is past the head {}", head.position),
+        )
+        .with("field", "to_position"));
     }
     let mut reply = pb::VerifyChainReply { ok: true, ..Default::default() };
     if from > to {
@@ -322,11 +356,21 @@ pub fn verify_range<L: EventLog + ?Sized>(log: &L, from: u64, to: u64) -> Result
         batch = match fundledger_store::block_on(log.read(next, batch)) {
             Ok(batch) => batch,
             Err(error) => {
-                return Ok(pb::VerifyChainReply { ok: false, first_bad_position: next, problem: error.to_string(), ..reply });
+                return Ok(pb::VerifyChainReply {
+                    ok: false,
+                    first_bad_position: next,
+                    problem: error.to_string(),
+                    ..reply
+                });
             }
         };
         if batch.is_empty() {
-            return Ok(pb::VerifyChainReply { ok: false, first_bad_position: next, problem: "record missing".into(), ..reply });
+            return Ok(pb::VerifyChainReply {
+                ok: false,
+                first_bad_position: next,
+                problem: "record missing".into(),
+                ..reply
+            });
         }
         for record in batch.iter() {
             let position = record.position();
@@ -335,7 +379,12 @@ pub fn verify_range<L: EventLog + ?Sized>(log: &L, from: u64, to: u64) -> Result
             }
             if position != next || !chain::links_from(&prev, &record) {
                 let problem = if position != next { "gap in positions" } else { "hash does not link" };
-                return Ok(pb::VerifyChainReply { ok: false, first_bad_position: next, problem: problem.into(), ..reply });
+                return Ok(pb::VerifyChainReply {
+                    ok: false,
+                    first_bad_position: next,
+                    problem: problem.into(),
+                    ..reply
+                });
             }
             prev = *record.hash();
             reply.records += 1;

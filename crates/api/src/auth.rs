@@ -62,10 +62,9 @@ impl Principal {
         match (self.role.is_regional(), self.region, requested) {
             (true, Some(own), None) => Ok(Some(own)),
             (true, Some(own), Some(asked)) if asked == own => Ok(Some(own)),
-            (true, Some(own), Some(asked)) => Err(ApiError::denied(format!(
-                "{} of region {own} may not read region {asked}",
-                self.role.as_str()
-            ))),
+            (true, Some(own), Some(asked)) => {
+                Err(ApiError::denied(format!("{} of region {own} may not read region {asked}", self.role.as_str())))
+            }
             _ => Err(ApiError::denied(format!("role {} reads no ledger view", self.role.as_str()))),
         }
     }
@@ -150,7 +149,11 @@ impl Principals {
             }
             let role = Role::parse(entry.role.get_ref()).ok_or_else(|| {
                 let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                field_error(entry.role.span(), "role", format!("{:?} is not one of {}", entry.role.get_ref(), names.join(", ")))
+                field_error(
+                    entry.role.span(),
+                    "role",
+                    format!("{:?} is not one of {}", entry.role.get_ref(), names.join(", ")),
+                )
             })?;
             let region = match &entry.region {
                 Some(text) => Some(
@@ -160,7 +163,11 @@ impl Principals {
             };
             match (role.is_regional(), &entry.region) {
                 (true, None) => {
-                    return Err(field_error(entry.role.span(), "region", format!("role {} needs a region", role.as_str())));
+                    return Err(field_error(
+                        entry.role.span(),
+                        "region",
+                        format!("role {} needs a region", role.as_str()),
+                    ));
                 }
                 (false, Some(text)) => {
                     return Err(field_error(text.span(), "region", format!("role {} has no region", role.as_str())));
@@ -245,7 +252,10 @@ pub struct MintedToken {
 
 /// Mints a token for a principal: 32 random bytes from the operating system.
 pub fn mint_token(name: &str, role: Role, region: Option<RegionCode>) -> Result<MintedToken, AuthError> {
-    if name.is_empty() || name.len() > PRINCIPAL_NAME_BYTES_MAX || name.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+    if name.is_empty()
+        || name.len() > PRINCIPAL_NAME_BYTES_MAX
+        || name.chars().any(|c| c.is_control() || c == '"' || c == '\\')
+    {
         return Err(AuthError::Mint(format!(
             "principal name must be 1-{PRINCIPAL_NAME_BYTES_MAX} bytes without quotes, backslashes or control characters"
         )));
@@ -269,13 +279,16 @@ pub fn mint_token(name: &str, role: Role, region: Option<RegionCode>) -> Result<
     Ok(MintedToken { token, principals_line })
 }
 
+/// A demo token with the role (and region) it was minted for.
+pub type DemoToken = (String, Role, Option<RegionCode>);
+
 /// Regions the demo principals cover with region roles.
 pub const DEMO_REGIONS: &[&str] = &["620100", "620200"];
 
 /// Writes `principals.toml` and `tokens.txt` (one `role region token` line each) into `dir`, with
 /// one principal per role (per region in [`DEMO_REGIONS`] for region roles), for the demo and
 /// `make run`. Returns the principals and the tokens.
-pub fn demo_principals(dir: impl AsRef<Path>) -> Result<(Principals, Vec<(String, Role, Option<RegionCode>)>), AuthError> {
+pub fn demo_principals(dir: impl AsRef<Path>) -> Result<(Principals, Vec<DemoToken>), AuthError> {
     let dir = dir.as_ref();
     std::fs::create_dir_all(dir).map_err(|source| AuthError::Write { path: dir.into(), source })?;
     let mut file = String::from("# Demo principals: token hashes only. The tokens are in tokens.txt.\n");
@@ -304,7 +317,8 @@ pub fn demo_principals(dir: impl AsRef<Path>) -> Result<(Principals, Vec<(String
         }
     }
     let principals_path = dir.join("principals.toml");
-    std::fs::write(&principals_path, &file).map_err(|source| AuthError::Write { path: principals_path.clone(), source })?;
+    std::fs::write(&principals_path, &file)
+        .map_err(|source| AuthError::Write { path: principals_path.clone(), source })?;
     let tokens_path = dir.join("tokens.txt");
     std::fs::write(&tokens_path, &listing).map_err(|source| AuthError::Write { path: tokens_path, source })?;
     Ok((Principals::load(&principals_path)?, tokens))
@@ -360,8 +374,9 @@ impl Authenticator {
             Auth::InsecureNoAuth => {
                 let header = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
                 let role = match header(INSECURE_ROLE_HEADER) {
-                    Some(text) => Role::parse(&text)
-                        .ok_or_else(|| ApiError::unauthenticated(format!("{INSECURE_ROLE_HEADER}: unknown role {text:?}")))?,
+                    Some(text) => Role::parse(&text).ok_or_else(|| {
+                        ApiError::unauthenticated(format!("{INSECURE_ROLE_HEADER}: unknown role {text:?}"))
+                    })?,
                     None => Role::Auditor,
                 };
                 let region = match header(INSECURE_REGION_HEADER) {
@@ -424,7 +439,8 @@ mod tests {
         let text = format!("[[principal]]\nname = \"x\"\nrole = \"auditor\"\ntoken_sha256 = \"{}\"\n", "g".repeat(64));
         let error = Principals::parse(&text, Path::new("p.toml")).unwrap_err();
         assert!(matches!(error, AuthError::Field { line: 4, field: "token_sha256", .. }), "{error}");
-        let text = format!("[[principal]]\nname = \"x\"\nrole = \"region_agency\"\ntoken_sha256 = \"{}\"\n", "a".repeat(64));
+        let text =
+            format!("[[principal]]\nname = \"x\"\nrole = \"region_agency\"\ntoken_sha256 = \"{}\"\n", "a".repeat(64));
         let error = Principals::parse(&text, Path::new("p.toml")).unwrap_err();
         assert!(matches!(error, AuthError::Field { field: "region", .. }), "{error}");
     }

@@ -91,10 +91,9 @@ fn beneficiary(text: &str) -> Result<BeneficiaryRef, ApiError> {
 /// (refused, unrecorded) rather than a recorded refusal.
 pub fn year(field: &str, value: u32) -> Result<u16, ApiError> {
     use fundledger_domain::period::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN};
-    u16::try_from(value)
-        .ok()
-        .filter(|y| (PERIOD_YEAR_MIN..=PERIOD_YEAR_MAX).contains(y))
-        .ok_or_else(|| ApiError::invalid(field, "INVALID_YEAR", format!("{value} is not a year {PERIOD_YEAR_MIN}-{PERIOD_YEAR_MAX}")))
+    u16::try_from(value).ok().filter(|y| (PERIOD_YEAR_MIN..=PERIOD_YEAR_MAX).contains(y)).ok_or_else(|| {
+        ApiError::invalid(field, "INVALID_YEAR", format!("{value} is not a year {PERIOD_YEAR_MIN}-{PERIOD_YEAR_MAX}"))
+    })
 }
 
 fn small(field: &str, value: u32) -> Result<u8, ApiError> {
@@ -106,7 +105,11 @@ fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
         return Err(ApiError::missing(field));
     }
     if text.len() > limits::decimal_text_bytes_max {
-        return Err(ApiError::invalid(field, "TEXT_TOO_LONG", format!("longer than {} bytes", limits::decimal_text_bytes_max)));
+        return Err(ApiError::invalid(
+            field,
+            "TEXT_TOO_LONG",
+            format!("longer than {} bytes", limits::decimal_text_bytes_max),
+        ));
     }
     let plain = text.strip_prefix('-').unwrap_or(text);
     let ok = !plain.is_empty()
@@ -143,7 +146,16 @@ macro_rules! domain_enum {
         }
     )+};
 }
-domain_enum!(IncomeCategory, ProvincialIncomeKind, ExpenditureCategory, BenefitType, LegacyFundKind, Department, ReversalReason, NursingLevel);
+domain_enum!(
+    IncomeCategory,
+    ProvincialIncomeKind,
+    ExpenditureCategory,
+    BenefitType,
+    LegacyFundKind,
+    Department,
+    ReversalReason,
+    NursingLevel
+);
 
 fn enum_value<T: DomainEnum>(
     field: &str,
@@ -204,9 +216,16 @@ fn trace(trace: Option<&pb::Trace>) -> Result<(String, String), ApiError> {
     ))
 }
 
-fn expenditure_lines(field: &str, lines: &[pb::ExpenditureAmount]) -> Result<Vec<(ExpenditureCategory, Money)>, ApiError> {
+fn expenditure_lines(
+    field: &str,
+    lines: &[pb::ExpenditureAmount],
+) -> Result<Vec<(ExpenditureCategory, Money)>, ApiError> {
     if lines.len() > fundledger_domain::command::LINES_MAX {
-        return Err(ApiError::invalid(field, "TOO_MANY_LINES", format!("more than {} lines", fundledger_domain::command::LINES_MAX)));
+        return Err(ApiError::invalid(
+            field,
+            "TOO_MANY_LINES",
+            format!("more than {} lines", fundledger_domain::command::LINES_MAX),
+        ));
     }
     lines
         .iter()
@@ -222,13 +241,20 @@ fn expenditure_lines(field: &str, lines: &[pb::ExpenditureAmount]) -> Result<Vec
 
 fn budget_lines(income: &[pb::IncomeAmount], expenditure: &[pb::ExpenditureAmount]) -> Result<BudgetLines, ApiError> {
     if income.len() > fundledger_domain::command::LINES_MAX {
-        return Err(ApiError::invalid("income", "TOO_MANY_LINES", format!("more than {} lines", fundledger_domain::command::LINES_MAX)));
+        return Err(ApiError::invalid(
+            "income",
+            "TOO_MANY_LINES",
+            format!("more than {} lines", fundledger_domain::command::LINES_MAX),
+        ));
     }
     let income = income
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            Ok((income_category(&format!("income[{i}].category"), line.category)?, money(&format!("income[{i}].amount"), &line.amount)?))
+            Ok((
+                income_category(&format!("income[{i}].category"), line.category)?,
+                money(&format!("income[{i}].amount"), &line.amount)?,
+            ))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(BudgetLines { income, expenditure: expenditure_lines("expenditure", expenditure)? })
@@ -466,5 +492,82 @@ mod tests {
         let error = request.convert().unwrap_err();
         assert_eq!(error.reason, "INVALID_PERIOD");
         assert_eq!(error.metadata, vec![("field".to_string(), "period".to_string())]);
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Text that is sometimes valid for some field and often not.
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                Just("620100".to_string()),
+                Just("2024-03".to_string()),
+                Just("1234.56".to_string()),
+                Just("PAY-1".to_string()),
+                "[0-9.\\-]{0,30}",
+                "[A-Za-z0-9:_.-]{0,45}",
+                ".{0,60}",
+            ]
+        }
+
+        fn number() -> impl Strategy<Value = i32> {
+            prop_oneof![Just(0), 1..20i32, any::<i32>()]
+        }
+
+        /// Either the request converts, or it is INVALID_ARGUMENT naming a field.
+        fn check(result: Result<Converted, ApiError>) -> Result<(), TestCaseError> {
+            if let Err(error) = result {
+                prop_assert_eq!(error.code, tonic::Code::InvalidArgument);
+                prop_assert!(error.metadata.iter().any(|(k, v)| k == "field" && !v.is_empty()), "{:?}", error);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn payments_convert_or_name_a_field(
+                id in text(), payment in text(), region in text(), period in text(), benefit in number(),
+                beneficiary in text(), amount in text(), grade in any::<u32>(), wage in text(), basis_kind in 0..8u8,
+            ) {
+                use pb::payment_basis::{Disability, Dependants, Kind};
+                let basis = match basis_kind {
+                    0 => None,
+                    1 => Some(pb::PaymentBasis { kind: None }),
+                    2 => Some(pb::PaymentBasis { kind: Some(Kind::DisabilitySubsidy(Disability { grade, own_wage: wage })) }),
+                    3 => Some(pb::PaymentBasis { kind: Some(Kind::Nursing(grade as i32)) }),
+                    4 => Some(pb::PaymentBasis { kind: Some(Kind::Funeral(Default::default())) }),
+                    _ => Some(pb::PaymentBasis { kind: Some(Kind::DependantsPension(Dependants {
+                        deceased_wage: wage, spouse: true, other_dependants: grade, orphans_or_lone_elders: grade / 2,
+                    })) }),
+                };
+                let request = pb::RecordPaymentRequest {
+                    command_id: id, payment_id: payment, region, period, benefit, beneficiary, amount, basis, trace: None,
+                };
+                check(request.convert())?;
+            }
+
+            #[test]
+            fn budgets_and_rates_convert_or_name_a_field(
+                id in text(), region in text(), year in any::<u32>(), lines in proptest::collection::vec((number(), text()), 0..20),
+                rate in text(), floats in proptest::collection::vec(text(), 0..10), class in any::<u32>(),
+            ) {
+                let budget = pb::AdoptBudgetRequest {
+                    command_id: id.clone(),
+                    region,
+                    year,
+                    income: lines.iter().map(|(c, a)| pb::IncomeAmount { category: *c, amount: a.clone() }).collect(),
+                    expenditure: lines.iter().map(|(c, a)| pb::ExpenditureAmount { category: *c, amount: a.clone() }).collect(),
+                    trace: Some(pb::Trace { correlation_id: rate.clone(), causation_id: String::new() }),
+                };
+                check(budget.convert())?;
+                let rates = pb::AdjustRatesRequest {
+                    command_id: id, effective: rate.clone(), class, benchmark_rate_pct: rate, allowed_floats_pct: floats, trace: None,
+                };
+                check(rates.convert())?;
+            }
+        }
     }
 }

@@ -148,7 +148,9 @@ impl From<EngineError> for ApiError {
         let message = error.to_string();
         #[allow(unreachable_patterns)] // a variant added to the engine lands in the fallback
         match error {
-            EngineError::Overloaded { queue_max } => ApiError::overloaded(message).with("queue_commands_max", queue_max),
+            EngineError::Overloaded { queue_max } => {
+                ApiError::overloaded(message).with("queue_commands_max", queue_max)
+            }
             EngineError::CommandIdReused { command_id } => {
                 ApiError::new(Code::AlreadyExists, "COMMAND_ID_REUSED", message).with("command_id", command_id)
             }

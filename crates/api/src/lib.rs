@@ -19,6 +19,7 @@ pub mod commands;
 pub mod convert;
 pub mod errors;
 pub mod limits;
+pub mod load;
 pub mod queries;
 pub mod server;
 

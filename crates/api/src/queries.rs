@@ -84,7 +84,11 @@ pub fn as_of(as_of: Option<&pb::read_options::AsOf>) -> Result<Option<AsOf>, Api
 /// RFC 3339 text to microseconds since the Unix epoch.
 pub fn time_micros(field: &str, text: &str) -> Result<i64, ApiError> {
     if text.len() > limits::time_text_bytes_max {
-        return Err(ApiError::invalid(field, "TEXT_TOO_LONG", format!("longer than {} bytes", limits::time_text_bytes_max)));
+        return Err(ApiError::invalid(
+            field,
+            "TEXT_TOO_LONG",
+            format!("longer than {} bytes", limits::time_text_bytes_max),
+        ));
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_micros())
@@ -108,7 +112,9 @@ pub async fn rebuild_views<L: EventLog + 'static>(
     });
     let (views, summary) = tokio::time::timeout(limits::rebuild_duration_max, task)
         .await
-        .map_err(|_| ApiError::new(tonic::Code::DeadlineExceeded, "REBUILD_TOO_LONG", "the rebuild ran past its limit"))?
+        .map_err(|_| {
+            ApiError::new(tonic::Code::DeadlineExceeded, "REBUILD_TOO_LONG", "the rebuild ran past its limit")
+        })?
         .map_err(|e| ApiError::internal("INTERNAL", format!("the rebuild task failed: {e}")))?
         .map_err(ApiError::from)?;
     Ok((views, summary.through_position))
@@ -128,8 +134,7 @@ impl Filter {
         let optional = |field: &str, text: &str| -> Result<Option<Period>, ApiError> {
             if text.is_empty() { Ok(None) } else { convert::period(field, text).map(Some) }
         };
-        let region =
-            if f.region.is_empty() { None } else { Some(convert::region("filter.region", &f.region)?) };
+        let region = if f.region.is_empty() { None } else { Some(convert::region("filter.region", &f.region)?) };
         let from = optional("filter.period_from", &f.period_from)?;
         let to = optional("filter.period_to", &f.period_to)?;
         if let (Some(a), Some(b)) = (from, to)
@@ -174,7 +179,11 @@ fn region_amounts(list: Vec<(RegionCode, fundledger_domain::Money)>, filter: &Fi
         .collect()
 }
 
-pub fn provincial_reply(views: &Views, filter: &Filter, income_category: Option<fundledger_domain::IncomeCategory>) -> pb::ProvincialFundReply {
+pub fn provincial_reply(
+    views: &Views,
+    filter: &Filter,
+    income_category: Option<fundledger_domain::IncomeCategory>,
+) -> pb::ProvincialFundReply {
     use pb::provincial_fund_reply as r;
     let fund = views.provincial();
     pb::ProvincialFundReply {
@@ -495,7 +504,8 @@ impl<L: EventLog + 'static> LedgerQueries for Queries<L> {
         principal.require_province_wide("the provincial fund")?;
         let filter = Filter::parse(r.filter.as_ref())?;
         let category = category_filter(r.income_category, "income_category", convert::income_category)?;
-        let (mut reply, view) = self.with_views(r.read.as_ref(), move |v| provincial_reply(v, &filter, category)).await?;
+        let (mut reply, view) =
+            self.with_views(r.read.as_ref(), move |v| provincial_reply(v, &filter, category)).await?;
         reply.view = Some(view);
         Ok(Response::new(reply))
     }
@@ -514,15 +524,17 @@ impl<L: EventLog + 'static> LedgerQueries for Queries<L> {
         Ok(Response::new(reply))
     }
 
-    async fn get_two_lines(&self, request: Request<pb::GetTwoLinesRequest>) -> Result<Response<pb::TwoLinesReply>, Status> {
+    async fn get_two_lines(
+        &self,
+        request: Request<pb::GetTwoLinesRequest>,
+    ) -> Result<Response<pb::TwoLinesReply>, Status> {
         let principal = principal_of(&request)?;
         let r = request.get_ref();
         let filter = Filter::parse(r.filter.as_ref())?.scoped(&principal)?;
         let province_wide = principal.require_province_wide("").is_ok();
         let flagged_only = r.flagged_only;
-        let (mut reply, view) = self
-            .with_views(r.read.as_ref(), move |v| two_lines_reply(v, &filter, flagged_only, province_wide))
-            .await?;
+        let (mut reply, view) =
+            self.with_views(r.read.as_ref(), move |v| two_lines_reply(v, &filter, flagged_only, province_wide)).await?;
         reply.view = Some(view);
         Ok(Response::new(reply))
     }
@@ -579,7 +591,11 @@ impl<L: EventLog + 'static> LedgerQueries for Queries<L> {
             return Err(ApiError::invalid(
                 "status",
                 "INVALID_ENUM",
-                format!("{:?} is not one of {}", status.chars().take(limits::filter_text_bytes_max).collect::<String>(), PLAN_STATUSES.join(", ")),
+                format!(
+                    "{:?} is not one of {}",
+                    status.chars().take(limits::filter_text_bytes_max).collect::<String>(),
+                    PLAN_STATUSES.join(", ")
+                ),
             )
             .into());
         }

@@ -238,6 +238,13 @@ fn rewrite_too_large(headers: &mut http::HeaderMap) {
     let _ = status.add_header(headers);
 }
 
+/// Makes `ring` rustls's process-wide crypto provider unless one is installed already. Two
+/// providers are linked into the binary (the EventStoreDB client brings aws-lc-rs), so rustls
+/// cannot choose one by itself; when the EventStoreDB backend connected first, its provider stays.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,11 +275,4 @@ mod tests {
         rewrite_too_large(&mut other);
         assert_eq!(other.get("grpc-status").unwrap(), "11");
     }
-}
-
-/// Makes `ring` rustls's process-wide crypto provider unless one is installed already. Two
-/// providers are linked into the binary (the EventStoreDB client brings aws-lc-rs), so rustls
-/// cannot choose one by itself; when the EventStoreDB backend connected first, its provider stays.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

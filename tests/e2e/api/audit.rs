@@ -46,12 +46,23 @@ async fn some_history(server: &TestServer) {
     let mut agency = server.commands(agency(LANZHOU));
     for i in 0..10 {
         agency
-            .record_payment(payment(&format!("H-{i}"), &format!("PAY-H{i}"), LANZHOU, "2024-03", pb::BenefitType::MedicalTreatment, "10.00"))
+            .record_payment(payment(
+                &format!("H-{i}"),
+                &format!("PAY-H{i}"),
+                LANZHOU,
+                "2024-03",
+                pb::BenefitType::MedicalTreatment,
+                "10.00",
+            ))
             .await
             .unwrap();
     }
     // A refusal is part of the chain too.
-    let _ = server.commands(finance(LANZHOU)).record_transfer(transfer("H-refused", LANZHOU, "2024-03", "1.00")).await.unwrap_err();
+    let _ = server
+        .commands(finance(LANZHOU))
+        .record_transfer(transfer("H-refused", LANZHOU, "2024-03", "1.00"))
+        .await
+        .unwrap_err();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,10 +78,18 @@ async fn read_events_reverifies_client_side() {
     assert_eq!(records.len() as u64, head);
     let last = verify(&records, 1, genesis(FUND));
     assert_eq!(last, head_hash, "the stream ends at the digest");
-    assert!(records.iter().any(|r| matches!(r.record.as_ref().and_then(|s| s.body.as_ref()), Some(fundledger_wire::pb::stored_record::Body::Rejected(_)))));
+    assert!(records.iter().any(|r| matches!(
+        r.record.as_ref().and_then(|s| s.body.as_ref()),
+        Some(fundledger_wire::pb::stored_record::Body::Rejected(_))
+    )));
 
     // A middle range, checked from its own prev hash.
-    let mut stream = server.audit(AUDITOR).read_events(pb::ReadEventsRequest { from_position: 4, to_position: 9 }).await.unwrap().into_inner();
+    let mut stream = server
+        .audit(AUDITOR)
+        .read_events(pb::ReadEventsRequest { from_position: 4, to_position: 9 })
+        .await
+        .unwrap()
+        .into_inner();
     let mut middle = Vec::new();
     while let Some(record) = stream.message().await.unwrap() {
         middle.push(record);
@@ -82,17 +101,32 @@ async fn read_events_reverifies_client_side() {
     let reply = server.audit(AUDITOR).verify_chain(pb::VerifyChainRequest::default()).await.unwrap().into_inner();
     assert!(reply.ok, "{reply:?}");
     assert_eq!((reply.records, reply.last_position, reply.last_hash.clone()), (head, head, head_hash.clone()));
-    let reply = server.audit(AUDITOR).verify_chain(pb::VerifyChainRequest { from_position: 5, to_position: 7 }).await.unwrap().into_inner();
+    let reply = server
+        .audit(AUDITOR)
+        .verify_chain(pb::VerifyChainRequest { from_position: 5, to_position: 7 })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((reply.ok, reply.records, reply.last_position), (true, 3, 7));
-    let status = server.audit(AUDITOR).verify_chain(pb::VerifyChainRequest { from_position: 1, to_position: head + 1 }).await.unwrap_err();
+    let status = server
+        .audit(AUDITOR)
+        .verify_chain(pb::VerifyChainRequest { from_position: 1, to_position: head + 1 })
+        .await
+        .unwrap_err();
     expect_error(&status, tonic::Code::OutOfRange, "BEYOND_HEAD");
 
     // A saved digest is extended by today's history; a forged one is not.
     let saved = pb::Digest { position: 5, hash: records[4].hash.clone(), extends_earlier: false };
-    let digest = server.audit(FINANCE).get_digest(pb::GetDigestRequest { earlier: Some(saved.clone()) }).await.unwrap().into_inner();
+    let digest = server
+        .audit(FINANCE)
+        .get_digest(pb::GetDigestRequest { earlier: Some(saved.clone()) })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(digest.extends_earlier);
     let forged = pb::Digest { hash: vec![0; 32], ..saved };
-    let digest = server.audit(FINANCE).get_digest(pb::GetDigestRequest { earlier: Some(forged) }).await.unwrap().into_inner();
+    let digest =
+        server.audit(FINANCE).get_digest(pb::GetDigestRequest { earlier: Some(forged) }).await.unwrap().into_inner();
     assert!(!digest.extends_earlier);
     server.stop().await;
 }
@@ -102,7 +136,8 @@ async fn subscribe_catches_up_then_follows_live_appends() {
     let server = TestServer::start().await;
     some_history(&server).await;
     let (history, _) = server.digest().await;
-    let mut stream = server.audit(AUDITOR).subscribe(pb::SubscribeRequest { from_position: 1 }).await.unwrap().into_inner();
+    let mut stream =
+        server.audit(AUDITOR).subscribe(pb::SubscribeRequest { from_position: 1 }).await.unwrap().into_inner();
     let mut records = Vec::new();
     for _ in 0..history {
         records.push(stream.message().await.unwrap().expect("catch-up record"));
@@ -115,7 +150,13 @@ async fn subscribe_catches_up_then_follows_live_appends() {
             tokio::spawn(async move {
                 for i in 0..live / 4 {
                     tax_bureau
-                        .record_collection(collection(&format!("L-{w}-{i}"), LANZHOU, "2024-04", "1.00", &format!("TB-L-{w}-{i}")))
+                        .record_collection(collection(
+                            &format!("L-{w}-{i}"),
+                            LANZHOU,
+                            "2024-04",
+                            "1.00",
+                            &format!("TB-L-{w}-{i}"),
+                        ))
                         .await
                         .unwrap();
                 }
@@ -131,14 +172,21 @@ async fn subscribe_catches_up_then_follows_live_appends() {
     assert_eq!(records.len() as u64, history + live);
     let last = verify(&records, 1, genesis(FUND));
     assert_eq!((history + live, last), server.digest().await);
+    // A server shutting down ends open subscriptions rather than waiting for them.
     server.stop().await;
+    let end = stream.message().await;
+    assert!(matches!(&end, Err(s) if info(s).0 == "SHUTTING_DOWN") || matches!(end, Ok(None)), "{end:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_and_as_of_queries_answer_from_history() {
     let server = TestServer::start().await;
     let mut tax_bureau = server.commands(tax(LANZHOU));
-    let first = tax_bureau.record_collection(collection("A-1", LANZHOU, "2024-03", "100.00", "TB-A1")).await.unwrap().into_inner();
+    let first = tax_bureau
+        .record_collection(collection("A-1", LANZHOU, "2024-03", "100.00", "TB-A1"))
+        .await
+        .unwrap()
+        .into_inner();
     let as_of = first.positions[0];
     tax_bureau.record_collection(collection("A-2", LANZHOU, "2024-03", "23.45", "TB-A2")).await.unwrap();
 
@@ -160,7 +208,10 @@ async fn rebuild_and_as_of_queries_answer_from_history() {
     let before = server
         .queries(AUDITOR)
         .get_two_lines(pb::GetTwoLinesRequest {
-            read: Some(pb::ReadOptions { min_position: 0, as_of: Some(pb::read_options::AsOf::AsOfTime("2020-01-01T00:00:00+08:00".into())) }),
+            read: Some(pb::ReadOptions {
+                min_position: 0,
+                as_of: Some(pb::read_options::AsOf::AsOfTime("2020-01-01T00:00:00+08:00".into())),
+            }),
             ..Default::default()
         })
         .await

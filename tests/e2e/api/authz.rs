@@ -14,7 +14,9 @@ fn allowed_role(command: &str) -> Role {
         "record_collection" | "refund_collection" => Role::RegionTaxBureau,
         "record_transfer" => Role::RegionFinance,
         "submit_plan" | "record_payment" | "reverse_payment" | "close_period" => Role::RegionAgency,
-        "approve_plan" | "reject_plan_by_hrss" | "adopt_budget" | "adjust_budget" | "adjust_rates" => Role::ProvincialHrss,
+        "approve_plan" | "reject_plan_by_hrss" | "adopt_budget" | "adjust_budget" | "adjust_rates" => {
+            Role::ProvincialHrss
+        }
         "review_plan" | "reject_plan_by_finance" | "record_provincial_income" => Role::ProvincialFinance,
         "allocate_funds" | "consolidate_legacy_reserve" | "assess_gap_shares" => Role::ProvincialAgency,
         other => panic!("unknown command {other}"),
@@ -66,15 +68,37 @@ fn every_command(tag: &str, region: &str) -> Vec<(&'static str, pb::batch_comman
         ("approve_plan", C::ApprovePlan(approve(&id("ap"), "P-NONE"))),
         (
             "reject_plan_by_hrss",
-            C::RejectPlan(pb::RejectPlanRequest { command_id: id("rh"), plan_id: "P-NONE".into(), by: pb::Department::Hrss as i32, reason: "no".into(), trace: None }),
+            C::RejectPlan(pb::RejectPlanRequest {
+                command_id: id("rh"),
+                plan_id: "P-NONE".into(),
+                by: pb::Department::Hrss as i32,
+                reason: "no".into(),
+                trace: None,
+            }),
         ),
         (
             "reject_plan_by_finance",
-            C::RejectPlan(pb::RejectPlanRequest { command_id: id("rf"), plan_id: "P-NONE".into(), by: pb::Department::Finance as i32, reason: "no".into(), trace: None }),
+            C::RejectPlan(pb::RejectPlanRequest {
+                command_id: id("rf"),
+                plan_id: "P-NONE".into(),
+                by: pb::Department::Finance as i32,
+                reason: "no".into(),
+                trace: None,
+            }),
         ),
         ("review_plan", C::ReviewPlan(review(&id("rv"), "P-NONE"))),
         ("allocate_funds", C::AllocateFunds(allocate(&id("al"), "P-NONE", "1.00"))),
-        ("record_payment", C::RecordPayment(payment(&id("pay"), &id("PAY"), region, "2024-03", pb::BenefitType::MedicalTreatment, "1.00"))),
+        (
+            "record_payment",
+            C::RecordPayment(payment(
+                &id("pay"),
+                &id("PAY"),
+                region,
+                "2024-03",
+                pb::BenefitType::MedicalTreatment,
+                "1.00",
+            )),
+        ),
         ("reverse_payment", C::ReversePayment(reversal(&id("rp"), "PAY-NONE", "2024-03", "1.00"))),
         ("close_period", C::ClosePeriod(close(&id("cp"), region, "2024-03"))),
         (
@@ -88,7 +112,10 @@ fn every_command(tag: &str, region: &str) -> Vec<(&'static str, pb::batch_comman
                 trace: None,
             }),
         ),
-        ("assess_gap_shares", C::AssessGapShares(pb::AssessGapSharesRequest { command_id: id("gs"), year: 2024, trace: None })),
+        (
+            "assess_gap_shares",
+            C::AssessGapShares(pb::AssessGapSharesRequest { command_id: id("gs"), year: 2024, trace: None }),
+        ),
     ]
 }
 
@@ -127,8 +154,15 @@ async fn every_role_against_every_command() {
             for (name, command) in every_command(&tag, target) {
                 let names_a_region = !matches!(
                     name,
-                    "record_provincial_income" | "approve_plan" | "reject_plan_by_hrss" | "reject_plan_by_finance"
-                        | "review_plan" | "allocate_funds" | "reverse_payment" | "adjust_rates" | "assess_gap_shares"
+                    "record_provincial_income"
+                        | "approve_plan"
+                        | "reject_plan_by_hrss"
+                        | "reject_plan_by_finance"
+                        | "review_plan"
+                        | "allocate_funds"
+                        | "reverse_payment"
+                        | "adjust_rates"
+                        | "assess_gap_shares"
                 );
                 let allowed = allowed_role(name) == who.0 && (!who.0.is_regional() || own_region || !names_a_region);
                 let before = server.digest().await;
@@ -167,10 +201,18 @@ async fn a_region_reverses_only_its_own_payments() {
         .await
         .unwrap();
     let before = server.digest().await;
-    let status = server.commands(agency(LANZHOU)).reverse_payment(reversal("LR-1", "PAY-J1", "2024-03", "10.00")).await.unwrap_err();
+    let status = server
+        .commands(agency(LANZHOU))
+        .reverse_payment(reversal("LR-1", "PAY-J1", "2024-03", "10.00"))
+        .await
+        .unwrap_err();
     expect_error(&status, Code::PermissionDenied, "PERMISSION_DENIED");
     assert_eq!(server.digest().await, before);
-    server.commands(agency(JIAYUGUAN)).reverse_payment(reversal("JR-1", "PAY-J1", "2024-03", "10.00")).await.expect("own region");
+    server
+        .commands(agency(JIAYUGUAN))
+        .reverse_payment(reversal("JR-1", "PAY-J1", "2024-03", "10.00"))
+        .await
+        .expect("own region");
     server.stop().await;
 }
 
@@ -185,7 +227,8 @@ enum Access {
 }
 
 fn may(access: Access, who: Who, asks_other_region: bool) -> bool {
-    let sees_all = matches!(who.0, Role::ProvincialHrss | Role::ProvincialFinance | Role::ProvincialAgency | Role::Auditor);
+    let sees_all =
+        matches!(who.0, Role::ProvincialHrss | Role::ProvincialFinance | Role::ProvincialAgency | Role::Auditor);
     match access {
         Access::Everyone => true,
         Access::ProvinceWide => sees_all,
@@ -207,25 +250,70 @@ async fn every_role_against_every_query_and_audit_call() {
                 (
                     "region_expenditure",
                     Access::RegionScoped,
-                    q.get_region_expenditure(pb::GetRegionExpenditureRequest { filter: filter(region), ..Default::default() }).await.map(drop),
+                    q.get_region_expenditure(pb::GetRegionExpenditureRequest {
+                        filter: filter(region),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop),
                 ),
-                ("two_lines", Access::RegionScoped, q.get_two_lines(pb::GetTwoLinesRequest { filter: filter(region), ..Default::default() }).await.map(drop)),
+                (
+                    "two_lines",
+                    Access::RegionScoped,
+                    q.get_two_lines(pb::GetTwoLinesRequest { filter: filter(region), ..Default::default() })
+                        .await
+                        .map(drop),
+                ),
                 (
                     "supervision",
                     Access::RegionScoped,
-                    q.get_supervision_signals(pb::GetSupervisionSignalsRequest { filter: filter(region), ..Default::default() }).await.map(drop),
+                    q.get_supervision_signals(pb::GetSupervisionSignalsRequest {
+                        filter: filter(region),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop),
                 ),
-                ("list_plans", Access::RegionScoped, q.list_plans(pb::ListPlansRequest { filter: filter(region), ..Default::default() }).await.map(drop)),
+                (
+                    "list_plans",
+                    Access::RegionScoped,
+                    q.list_plans(pb::ListPlansRequest { filter: filter(region), ..Default::default() }).await.map(drop),
+                ),
                 (
                     "provincial_fund",
                     Access::ProvinceWide,
-                    q.get_provincial_fund(pb::GetProvincialFundRequest { filter: filter(region), ..Default::default() }).await.map(drop),
+                    q.get_provincial_fund(pb::GetProvincialFundRequest {
+                        filter: filter(region),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop),
                 ),
-                ("fund_health", Access::ProvinceWide, q.get_fund_health(pb::GetFundHealthRequest { filter: filter(region), ..Default::default() }).await.map(drop)),
-                ("verify_chain", Access::ProvinceWide, a.verify_chain(pb::VerifyChainRequest::default()).await.map(drop)),
+                (
+                    "fund_health",
+                    Access::ProvinceWide,
+                    q.get_fund_health(pb::GetFundHealthRequest { filter: filter(region), ..Default::default() })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "verify_chain",
+                    Access::ProvinceWide,
+                    a.verify_chain(pb::VerifyChainRequest::default()).await.map(drop),
+                ),
                 ("read_events", Access::ProvinceWide, a.read_events(pb::ReadEventsRequest::default()).await.map(drop)),
-                ("subscribe", Access::ProvinceWide, a.subscribe(pb::SubscribeRequest { from_position: 1 }).await.map(drop)),
-                ("rebuild", Access::ProvinceWide, a.rebuild(pb::RebuildRequest { as_of: Some(pb::rebuild_request::AsOf::AsOfPosition(3)) }).await.map(drop)),
+                (
+                    "subscribe",
+                    Access::ProvinceWide,
+                    a.subscribe(pb::SubscribeRequest { from_position: 1 }).await.map(drop),
+                ),
+                (
+                    "rebuild",
+                    Access::ProvinceWide,
+                    a.rebuild(pb::RebuildRequest { as_of: Some(pb::rebuild_request::AsOf::AsOfPosition(3)) })
+                        .await
+                        .map(drop),
+                ),
                 ("digest", Access::Everyone, a.get_digest(pb::GetDigestRequest::default()).await.map(drop)),
             ];
             for (name, access, result) in results {
@@ -247,7 +335,11 @@ async fn every_role_against_every_query_and_audit_call() {
         }
     }
     // Jiayuguan's agency may not read Lanzhou's plan.
-    let status = server.queries(agency(JIAYUGUAN)).get_plan(pb::GetPlanRequest { read: None, plan_id: "P-620100-2024-03".into() }).await.unwrap_err();
+    let status = server
+        .queries(agency(JIAYUGUAN))
+        .get_plan(pb::GetPlanRequest { read: None, plan_id: "P-620100-2024-03".into() })
+        .await
+        .unwrap_err();
     expect_error(&status, Code::PermissionDenied, "PERMISSION_DENIED");
     assert_eq!(server.digest().await, before, "reads change nothing");
     server.stop().await;

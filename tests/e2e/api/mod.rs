@@ -10,8 +10,8 @@ mod serving;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fundledger_api::pb;
 use fundledger_api::auth::{Auth, Principals, mint_token, token_hash};
+use fundledger_api::pb;
 use fundledger_api::{ServeConfig, TlsConfig};
 use fundledger_domain::{Policy, RegionCode, Role};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, SystemClock};
@@ -104,7 +104,7 @@ pub fn principals() -> (Principals, HashMap<Who, String>) {
             let minted = mint_token(&format!("{}-{}", role.as_str(), region.unwrap_or("all")), *role, code).unwrap();
             principals.insert(
                 token_hash(&minted.token),
-                fundledger_api::Principal { name: format!("{}", role.as_str()), role: *role, region: code },
+                fundledger_api::Principal { name: role.as_str().to_string(), role: *role, region: code },
             );
             tokens.insert(Who(*role, region), minted.token);
         }
@@ -185,7 +185,8 @@ impl TestServer {
 
     /// The head position and hash, as an auditor sees them.
     pub async fn digest(&self) -> (u64, Vec<u8>) {
-        let digest = self.audit(AUDITOR).get_digest(pb::GetDigestRequest::default()).await.expect("digest").into_inner();
+        let digest =
+            self.audit(AUDITOR).get_digest(pb::GetDigestRequest::default()).await.expect("digest").into_inner();
         (digest.position, digest.hash)
     }
 
@@ -209,8 +210,8 @@ impl Drop for TestServer {
 
 /// The ErrorInfo reason and metadata of a status (panics if it has none: every error must).
 pub fn info(status: &tonic::Status) -> (String, HashMap<String, String>) {
-    let (reason, metadata) = fundledger_api::errors::error_info(status)
-        .unwrap_or_else(|| panic!("status without ErrorInfo: {status:?}"));
+    let (reason, metadata) =
+        fundledger_api::errors::error_info(status).unwrap_or_else(|| panic!("status without ErrorInfo: {status:?}"));
     (reason, metadata)
 }
 
@@ -250,10 +251,23 @@ pub fn refund(id: &str, region: &str, period: &str, batch: &str, amount: &str) -
 }
 
 pub fn transfer(id: &str, region: &str, period: &str, amount: &str) -> pb::RecordTransferRequest {
-    pb::RecordTransferRequest { command_id: id.into(), region: region.into(), period: period.into(), amount: amount.into(), trace: None }
+    pb::RecordTransferRequest {
+        command_id: id.into(),
+        region: region.into(),
+        period: period.into(),
+        amount: amount.into(),
+        trace: None,
+    }
 }
 
-pub fn budget(id: &str, region: &str, year: u32, income: &str, medical: &str, disability: &str) -> pb::AdoptBudgetRequest {
+pub fn budget(
+    id: &str,
+    region: &str,
+    year: u32,
+    income: &str,
+    medical: &str,
+    disability: &str,
+) -> pb::AdoptBudgetRequest {
     pb::AdoptBudgetRequest {
         command_id: id.into(),
         region: region.into(),
@@ -267,7 +281,14 @@ pub fn budget(id: &str, region: &str, year: u32, income: &str, medical: &str, di
     }
 }
 
-pub fn plan(id: &str, plan_id: &str, region: &str, period: &str, medical: &str, disability: &str) -> pb::SubmitPlanRequest {
+pub fn plan(
+    id: &str,
+    plan_id: &str,
+    region: &str,
+    period: &str,
+    medical: &str,
+    disability: &str,
+) -> pb::SubmitPlanRequest {
     pb::SubmitPlanRequest {
         command_id: id.into(),
         plan_id: plan_id.into(),
@@ -293,7 +314,14 @@ pub fn allocate(id: &str, plan_id: &str, amount: &str) -> pb::AllocateFundsReque
     pb::AllocateFundsRequest { command_id: id.into(), plan_id: plan_id.into(), amount: amount.into(), trace: None }
 }
 
-pub fn payment(id: &str, payment_id: &str, region: &str, period: &str, benefit: pb::BenefitType, amount: &str) -> pb::RecordPaymentRequest {
+pub fn payment(
+    id: &str,
+    payment_id: &str,
+    region: &str,
+    period: &str,
+    benefit: pb::BenefitType,
+    amount: &str,
+) -> pb::RecordPaymentRequest {
     pb::RecordPaymentRequest {
         command_id: id.into(),
         payment_id: payment_id.into(),
@@ -330,12 +358,29 @@ pub async fn ready_to_pay(server: &TestServer, region: &'static str, period: &st
     hrss.adopt_budget(budget(&format!("budget-{tag}"), region, 2024, "100000000.00", "100000000.00", "100000000.00"))
         .await
         .expect("budget");
-    server.commands(tax(region)).record_collection(collection(&format!("col-{tag}"), region, period, income, &format!("TB-{tag}"))).await.expect("collect");
-    server.commands(finance(region)).record_transfer(transfer(&format!("tr-{tag}"), region, period, income)).await.expect("transfer");
+    server
+        .commands(tax(region))
+        .record_collection(collection(&format!("col-{tag}"), region, period, income, &format!("TB-{tag}")))
+        .await
+        .expect("collect");
+    server
+        .commands(finance(region))
+        .record_transfer(transfer(&format!("tr-{tag}"), region, period, income))
+        .await
+        .expect("transfer");
     let plan_id = format!("P-{tag}");
-    server.commands(agency(region)).submit_plan(plan(&format!("plan-{tag}"), &plan_id, region, period, line, line)).await.expect("plan");
+    server
+        .commands(agency(region))
+        .submit_plan(plan(&format!("plan-{tag}"), &plan_id, region, period, line, line))
+        .await
+        .expect("plan");
     hrss.approve_plan(approve(&format!("approve-{tag}"), &plan_id)).await.expect("approve");
     server.commands(FINANCE).review_plan(review(&format!("review-{tag}"), &plan_id)).await.expect("review");
-    let total = fundledger_domain::Money::from_fen(fundledger_domain::Money::parse(line).unwrap().to_fen() * 2).unwrap();
-    server.commands(PROVINCIAL_AGENCY).allocate_funds(allocate(&format!("alloc-{tag}"), &plan_id, &total.to_string())).await.expect("allocate");
+    let total =
+        fundledger_domain::Money::from_fen(fundledger_domain::Money::parse(line).unwrap().to_fen() * 2).unwrap();
+    server
+        .commands(PROVINCIAL_AGENCY)
+        .allocate_funds(allocate(&format!("alloc-{tag}"), &plan_id, &total.to_string()))
+        .await
+        .expect("allocate");
 }

@@ -1,6 +1,9 @@
 //! A full month for three regions through the API, every step by the role whose step it is, and
 //! the two-lines view asserted to the fen against sums the test keeps itself.
 
+// Amounts in fen are written yuan_fen (123_45 = 123.45 yuan) so a reader sees the yuan.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use fundledger_api::pb;
 use fundledger_domain::Money;
 
@@ -42,15 +45,44 @@ async fn a_month_for_three_regions_reconciles_to_the_fen() {
         let first = fen(income);
         let second = 123_45;
         let refunded = 10_01;
-        tax_bureau.record_collection(collection(&format!("C1-{region}"), region, PERIOD, income, &format!("TB1-{region}"))).await.expect("collect");
         tax_bureau
-            .record_collection(collection(&format!("C2-{region}"), region, PERIOD, &yuan(second), &format!("TB2-{region}")))
+            .record_collection(collection(&format!("C1-{region}"), region, PERIOD, income, &format!("TB1-{region}")))
+            .await
+            .expect("collect");
+        tax_bureau
+            .record_collection(collection(
+                &format!("C2-{region}"),
+                region,
+                PERIOD,
+                &yuan(second),
+                &format!("TB2-{region}"),
+            ))
             .await
             .expect("collect 2");
-        tax_bureau.refund_collection(refund(&format!("R-{region}"), region, PERIOD, &format!("TB2-{region}"), &yuan(refunded))).await.expect("refund");
+        tax_bureau
+            .refund_collection(refund(
+                &format!("R-{region}"),
+                region,
+                PERIOD,
+                &format!("TB2-{region}"),
+                &yuan(refunded),
+            ))
+            .await
+            .expect("refund");
         let transferred = first + second - refunded;
-        server.commands(finance(region)).record_transfer(transfer(&format!("T-{region}"), region, PERIOD, &yuan(transferred))).await.expect("transfer");
-        expected.push(Expected { collected: first + second, refunded, transferred, allocated: 0, paid: 0, reversed: 0 });
+        server
+            .commands(finance(region))
+            .record_transfer(transfer(&format!("T-{region}"), region, PERIOD, &yuan(transferred)))
+            .await
+            .expect("transfer");
+        expected.push(Expected {
+            collected: first + second,
+            refunded,
+            transferred,
+            allocated: 0,
+            paid: 0,
+            reversed: 0,
+        });
     }
 
     // Expenditure line: plan, approval, review, allocation, payments, a reversal, the close.
@@ -59,14 +91,23 @@ async fn a_month_for_three_regions_reconciles_to_the_fen() {
         let plan_id = format!("PLAN-{region}-2024-03");
         let (medical, disability) = (50_000_00 + i as i64 * 1_11, 20_000_00 + i as i64 * 2_22);
         let mut regional_agency = server.commands(agency(region));
-        regional_agency.submit_plan(plan(&format!("S-{region}"), &plan_id, region, PERIOD, &yuan(medical), &yuan(disability))).await.expect("submit");
+        regional_agency
+            .submit_plan(plan(&format!("S-{region}"), &plan_id, region, PERIOD, &yuan(medical), &yuan(disability)))
+            .await
+            .expect("submit");
         hrss.approve_plan(approve(&format!("A-{region}"), &plan_id)).await.expect("approve");
         server.commands(FINANCE).review_plan(review(&format!("V-{region}"), &plan_id)).await.expect("review");
         // Two tranches, never above the plan.
         let first_tranche = medical;
         let mut provincial = server.commands(PROVINCIAL_AGENCY);
-        provincial.allocate_funds(allocate(&format!("F1-{region}"), &plan_id, &yuan(first_tranche))).await.expect("allocate 1");
-        provincial.allocate_funds(allocate(&format!("F2-{region}"), &plan_id, &yuan(disability))).await.expect("allocate 2");
+        provincial
+            .allocate_funds(allocate(&format!("F1-{region}"), &plan_id, &yuan(first_tranche)))
+            .await
+            .expect("allocate 1");
+        provincial
+            .allocate_funds(allocate(&format!("F2-{region}"), &plan_id, &yuan(disability)))
+            .await
+            .expect("allocate 2");
         expected[i].allocated = medical + disability;
 
         let mut paid = 0;
@@ -74,22 +115,43 @@ async fn a_month_for_three_regions_reconciles_to_the_fen() {
             let amount = 1_000_00 + k * 37 + i as i64;
             let id = format!("PAY-{region}-{k}");
             regional_agency
-                .record_payment(payment(&format!("CP-{region}-{k}"), &id, region, PERIOD, pb::BenefitType::MedicalTreatment, &yuan(amount)))
+                .record_payment(payment(
+                    &format!("CP-{region}-{k}"),
+                    &id,
+                    region,
+                    PERIOD,
+                    pb::BenefitType::MedicalTreatment,
+                    &yuan(amount),
+                ))
                 .await
                 .expect("medical payment");
             paid += amount;
         }
         let subsidy = 8_765_43;
         regional_agency
-            .record_payment(payment(&format!("CP-{region}-d"), &format!("PAY-{region}-d"), region, PERIOD, pb::BenefitType::OneTimeMedicalSubsidy, &yuan(subsidy)))
+            .record_payment(payment(
+                &format!("CP-{region}-d"),
+                &format!("PAY-{region}-d"),
+                region,
+                PERIOD,
+                pb::BenefitType::OneTimeMedicalSubsidy,
+                &yuan(subsidy),
+            ))
             .await
             .expect("disability payment");
         paid += subsidy;
         let returned = 500_05;
-        regional_agency.reverse_payment(reversal(&format!("RV-{region}"), &format!("PAY-{region}-0"), PERIOD, &yuan(returned))).await.expect("reverse");
+        regional_agency
+            .reverse_payment(reversal(&format!("RV-{region}"), &format!("PAY-{region}-0"), PERIOD, &yuan(returned)))
+            .await
+            .expect("reverse");
         expected[i].paid = paid;
         expected[i].reversed = returned;
-        let reply = regional_agency.close_period(close(&format!("CL-{region}"), region, PERIOD)).await.expect("close").into_inner();
+        let reply = regional_agency
+            .close_period(close(&format!("CL-{region}"), region, PERIOD))
+            .await
+            .expect("close")
+            .into_inner();
         assert_eq!(reply.positions.len(), 1);
     }
 
@@ -144,7 +206,12 @@ async fn a_month_for_three_regions_reconciles_to_the_fen() {
     assert!(own.reconciliations.is_empty());
 
     // Plans and region expenditure agree with what was sent.
-    let plans = server.queries(AUDITOR).list_plans(pb::ListPlansRequest { status: "reviewed".into(), ..Default::default() }).await.expect("plans").into_inner();
+    let plans = server
+        .queries(AUDITOR)
+        .list_plans(pb::ListPlansRequest { status: "reviewed".into(), ..Default::default() })
+        .await
+        .expect("plans")
+        .into_inner();
     assert_eq!(plans.plans.len(), 3);
     let lanzhou_plan = server
         .queries(agency(LANZHOU))
