@@ -36,16 +36,19 @@ impl Dir {
     }
 
     fn core(&self) -> Core<FileLog> {
-        let (core, _) = Core::open(
+        self.open_at(1_717_200_000_000_000).0
+    }
+
+    fn open_at(&self, clock_micros: i64) -> (Core<FileLog>, fundledger_engine::StartupReport) {
+        Core::open(
             self.log(),
             Arc::new(Policy::gansu()),
             self.options(),
-            Box::new(ManualClock::new(1_717_200_000_000_000)),
+            Box::new(ManualClock::new(clock_micros)),
             Box::new(HashIds::new(b"test")),
             &mut |_, _| {},
         )
-        .unwrap();
-        core
+        .unwrap()
     }
 }
 
@@ -168,15 +171,7 @@ fn start_up_from_a_damaged_snapshot_replays_the_log() {
     let snapshots = fundledger_engine::snapshot::list_snapshots(&dir.0.path().join("snapshots"));
     assert!(!snapshots.is_empty());
     // Intact: start-up uses the newest snapshot and equals the live views.
-    let (core, report) = Core::open(
-        dir.log(),
-        Arc::new(Policy::gansu()),
-        dir.options(),
-        Box::new(ManualClock::new(0)),
-        Box::new(HashIds::new(b"x")),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let (core, report) = dir.open_at(0);
     assert_eq!(report.snapshot_position, Some(commands.len() as u64));
     assert_eq!(core.shared().views_clone(), expected_views);
     drop(core);
@@ -187,15 +182,7 @@ fn start_up_from_a_damaged_snapshot_replays_the_log() {
         bytes[middle] ^= 0x40;
         std::fs::write(s, bytes).unwrap();
     }
-    let (core, report) = Core::open(
-        dir.log(),
-        Arc::new(Policy::gansu()),
-        dir.options(),
-        Box::new(ManualClock::new(0)),
-        Box::new(HashIds::new(b"x")),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let (core, report) = dir.open_at(0);
     assert_eq!(report.snapshot_position, None);
     assert_eq!(report.snapshots_skipped.len(), snapshots.len());
     assert!(report.snapshots_skipped.iter().all(|(_, why)| why.contains("checksum")));
