@@ -1294,6 +1294,57 @@ fn prevention_spending_is_capped_by_last_years_premium_income() {
     t.when(project("PAY-2", m("0.01"))).then_rejected(Reason::PreventionCapExceeded);
 }
 
+/// A reform that began after January: the year after it is capped on the policy's baseline for
+/// the part-year (when the policy gives one), not on the few months of premium in the ledger; with
+/// no baseline for that year, the ledger's part-year figure is the cap's base.
+#[test]
+fn prevention_after_a_mid_year_reform_uses_the_baseline_for_the_part_year() {
+    let mut policy = Policy::gansu();
+    policy.reform_date = "2024-09-01".parse().unwrap();
+    let mut with_baseline = policy.clone();
+    with_baseline.prevention.baseline_premium_income.insert(2024, m("100000.00"));
+    // Ledger premium in 2024 (Sept-Dec only): 2,000.00. Baseline for 2024: 100,000.00.
+    let setup = |policy: Policy| {
+        let mut t = Ledger::with_policy(policy);
+        t.given(&[collect(lanzhou(), p("2024-10"), m("2000.00"), "T1")]);
+        t.ready_to_pay("P1", lanzhou(), p("2025-02"), &[(Cat::Prevention, m("5000.00"))]);
+        t
+    };
+    let project =
+        |id: &str, amount: Money| pay(id, lanzhou(), p("2025-02"), BenefitType::PreventionProject, "ORG-1", amount);
+    // With the baseline: 3% of 100,000.00 = 3,000.00.
+    let mut t = setup(with_baseline);
+    t.when(project("PAY-1", m("3000.01"))).then_rejected(Reason::PreventionCapExceeded);
+    t.then_ok(project("PAY-1", m("3000.00")));
+    // Without one: 3% of the ledger's 2,000.00 = 60.00.
+    let mut t = setup(policy);
+    t.when(project("PAY-1", m("60.01"))).then_rejected(Reason::PreventionCapExceeded);
+    t.then_ok(project("PAY-1", m("60.00")));
+}
+
+/// YEAR_NOT_CLOSED after a mid-year reform: the months before the reform are outside the ledger,
+/// so closing September-December of every unit is a closed year.
+#[test]
+fn a_mid_year_reform_year_is_closed_by_its_pooled_months() {
+    let mut policy = Policy::gansu();
+    policy.reform_date = "2024-09-01".parse().unwrap();
+    let mut t = Ledger::with_policy(policy.clone());
+    let units: Vec<_> = policy.units.iter().map(|u| u.code).collect();
+    let pooled = ["2024-09", "2024-10", "2024-11", "2024-12"];
+    for (i, code) in units.iter().enumerate() {
+        for month in pooled {
+            if i == 0 && month == "2024-12" {
+                continue;
+            }
+            t.given(&[close(*code, p(month))]);
+        }
+    }
+    let message = t.when(assess_gap(2024)).then_rejected(Reason::YearNotClosed);
+    assert!(message.contains("2024-12"), "names the open pooled month: {message}");
+    t.given(&[close(units[0], p("2024-12"))]);
+    t.then_ok(assess_gap(2024));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reversals.
 // ---------------------------------------------------------------------------------------------
