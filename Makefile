@@ -6,8 +6,7 @@ DATA_DIR ?= ./data
 
 ## run: release build, then serve on 127.0.0.1:50051 with demo data (seeded on the first start).
 run:
-	$(CARGO) build --locked --release
-	./target/release/fundledger serve --data-dir $(DATA_DIR) --listen 127.0.0.1:50051 --demo
+	$(CARGO) run --locked --release -- serve --data-dir $(DATA_DIR) --listen 127.0.0.1:50051 --demo
 
 ## test: every test in the workspace (unit, property, integration, doc). Benches are compiled and
 ## linted by `make check` and run by `make bench`, not here: they take minutes.
@@ -26,8 +25,7 @@ bench:
 
 ## demo: write the demo history (seed 1, 3 years) into DATA_DIR, which must be empty.
 demo:
-	$(CARGO) build --locked --release
-	./target/release/fundledger demo --data-dir $(DATA_DIR) --seed 1 --years 3
+	$(CARGO) run --locked --release -- demo --data-dir $(DATA_DIR) --seed 1 --years 3
 
 fmt:
 	$(CARGO) fmt --all
