@@ -111,13 +111,7 @@ fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
             format!("longer than {} bytes", limits::decimal_text_bytes_max),
         ));
     }
-    let plain = text.strip_prefix('-').unwrap_or(text);
-    let ok = !plain.is_empty()
-        && plain.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && plain.bytes().filter(|b| *b == b'.').count() <= 1
-        && !plain.starts_with('.')
-        && !plain.ends_with('.');
-    if !ok {
+    if !fundledger_domain::money::is_plain_decimal(text) {
         return Err(ApiError::invalid(field, "INVALID_DECIMAL", format!("{text:?} is not a plain decimal number")));
     }
     text.parse::<Decimal>()

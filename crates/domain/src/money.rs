@@ -108,16 +108,10 @@ impl Money {
         if text.len() > MONEY_TEXT_BYTES_MAX {
             return Err(MoneyError::TooLong);
         }
-        let digits = text.strip_prefix('-').unwrap_or(text);
-        let (whole, fraction) = match digits.split_once('.') {
-            Some((w, f)) => (w, Some(f)),
-            None => (digits, None),
-        };
-        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+        if !is_plain_decimal(text) {
             return Err(MoneyError::Malformed(text.to_string()));
         }
-        if fraction.is_some_and(|f| f.len() > MONEY_SCALE as usize) {
+        if text.split_once('.').is_some_and(|(_, f)| f.len() > MONEY_SCALE as usize) {
             return Err(MoneyError::TooPrecise(text.to_string()));
         }
         let value = Decimal::from_str(text).map_err(|_| MoneyError::AboveCeiling(text.to_string()))?;
@@ -184,6 +178,19 @@ impl Money {
     pub fn sub(self, other: Money) -> Money {
         self.checked_sub(other).expect("money difference within ceiling")
     }
+}
+
+/// Whether `text` is plain decimal notation: an optional '-', digits, then optionally '.' and
+/// digits. No exponent, '+', '_', spaces, "NaN" or "inf": one value has few spellings, in files,
+/// on the wire and on disk alike.
+pub fn is_plain_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && fraction.is_none_or(all_digits)
 }
 
 impl Default for Money {

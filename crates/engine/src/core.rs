@@ -415,19 +415,24 @@ impl<L: EventLog> Core<L> {
         }
     }
 
+    /// A copy of the state, views and index at the head.
+    fn snapshot_body(&self) -> SnapshotBody {
+        SnapshotBody {
+            position: self.head.position,
+            head_hash: self.head.hash,
+            state: self.state.clone(),
+            views: self.shared.views_clone(),
+            idempotency: self.idempotency.clone(),
+        }
+    }
+
     /// Hands a copy of the state, views and index to the snapshot thread (if it is idle).
     fn snapshot_in_background(&mut self) {
         let Some(snapshotter) = &self.snapshotter else { return };
         if !snapshotter.is_idle() {
             return;
         }
-        let body = SnapshotBody {
-            position: self.head.position,
-            head_hash: self.head.hash,
-            state: self.state.clone(),
-            views: self.shared.views_clone(),
-            idempotency: self.idempotency.clone(),
-        };
+        let body = self.snapshot_body();
         snapshotter.write_in_background(body);
         self.records_since_snapshot = 0;
         self.last_snapshot_position = Some(self.head.position);
@@ -440,13 +445,7 @@ impl<L: EventLog> Core<L> {
         if self.last_snapshot_position == Some(self.head.position) {
             return Ok(None);
         }
-        let body = SnapshotBody {
-            position: self.head.position,
-            head_hash: self.head.hash,
-            state: self.state.clone(),
-            views: self.shared.views_clone(),
-            idempotency: self.idempotency.clone(),
-        };
+        let body = self.snapshot_body();
         let path = snapshotter.write_now(&body)?;
         self.records_since_snapshot = 0;
         self.last_snapshot_position = Some(self.head.position);

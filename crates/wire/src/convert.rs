@@ -729,10 +729,7 @@ fn decimal(field: &'static str, text: &str) -> Result<Decimal, DecodeError> {
     if text.len() > DECIMAL_TEXT_BYTES_MAX {
         return Err(bad());
     }
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    let (whole, fraction) = digits.split_once('.').map_or((digits, None), |(w, f)| (w, Some(f)));
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+    if !fundledger_domain::money::is_plain_decimal(text) {
         return Err(bad());
     }
     Decimal::from_str_exact(text).map_err(|_| bad())

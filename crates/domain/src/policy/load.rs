@@ -762,13 +762,7 @@ fn plain_decimal(text: &str) -> Option<Decimal> {
     if text.len() > DECIMAL_TEXT_BYTES_MAX {
         return None;
     }
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    let (whole, fraction) = match digits.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (digits, None),
-    };
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+    if !crate::money::is_plain_decimal(text) {
         return None;
     }
     Decimal::from_str(text).ok()
