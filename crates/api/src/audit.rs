@@ -39,6 +39,28 @@ impl<L: EventLog + 'static> Audit<L> {
     ) -> Audit<L> {
         Audit { engine, rebuilds, closing }
     }
+
+    /// A log reader whose first record is `from_position` (0 means 1), and the head it was
+    /// opened against; past the head + 1 is OUT_OF_RANGE naming the field.
+    async fn reader_from(&self, from_position: u64) -> Result<(LogReader<L>, u64), Status> {
+        let from = from_position.max(1);
+        let log = self.engine.log().clone();
+        let head = log.head().await.map_err(|e| ApiError::from(fundledger_engine::EngineError::Store(e)))?.position;
+        if from > head + 1 {
+            return Err(ApiError::new(
+                tonic::Code::OutOfRange,
+                "BEYOND_HEAD",
+                format!("from_position {from} is past the head {head}"),
+            )
+            .with("field", "from_position")
+            .into());
+        }
+        let reader = tokio::task::spawn_blocking(move || LogReader::new(log, from))
+            .await
+            .map_err(|e| ApiError::internal("INTERNAL", e.to_string()))?
+            .map_err(ApiError::from)?;
+        Ok((reader, head))
+    }
 }
 
 type Stream<T> = ReceiverStream<Result<T, Status>>;
@@ -99,23 +121,8 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
         principal_of(&request)?.require_province_wide("the log")?;
         let r = request.get_ref();
-        let log = self.engine.log().clone();
-        let head = log.head().await.map_err(|e| ApiError::from(fundledger_engine::EngineError::Store(e)))?.position;
-        let from = r.from_position.max(1);
+        let (reader, head) = self.reader_from(r.from_position).await?;
         let to = if r.to_position == 0 { head } else { r.to_position.min(head) };
-        if from > head + 1 {
-            return Err(ApiError::new(
-                tonic::Code::OutOfRange,
-                "BEYOND_HEAD",
-                format!("from_position {from} is past the head {head}"),
-            )
-            .with("field", "from_position")
-            .into());
-        }
-        let reader = tokio::task::spawn_blocking(move || LogReader::new(log, from))
-            .await
-            .map_err(|e| ApiError::internal("INTERNAL", e.to_string()))?
-            .map_err(ApiError::from)?;
         let (tx, rx) = mpsc::channel(limits::stream_buffer_messages_max);
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + limits::read_events_duration_max;
@@ -156,25 +163,10 @@ impl<L: EventLog + 'static> LedgerAudit for Audit<L> {
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         principal_of(&request)?.require_province_wide("the log")?;
-        let from = request.get_ref().from_position.max(1);
-        let log = self.engine.log().clone();
-        let head = log.head().await.map_err(|e| ApiError::from(fundledger_engine::EngineError::Store(e)))?.position;
-        if from > head + 1 {
-            return Err(ApiError::new(
-                tonic::Code::OutOfRange,
-                "BEYOND_HEAD",
-                format!("from_position {from} is past the head {head}"),
-            )
-            .with("field", "from_position")
-            .into());
-        }
         // Catch-up runs as chunked reads on blocking threads up to the head seen at the start;
         // the subscription then continues from exactly the next position, so nothing is
         // skipped or repeated between the two phases.
-        let reader = tokio::task::spawn_blocking(move || LogReader::new(log, from))
-            .await
-            .map_err(|e| ApiError::internal("INTERNAL", e.to_string()))?
-            .map_err(ApiError::from)?;
+        let (reader, head) = self.reader_from(request.get_ref().from_position).await?;
         let log = self.engine.log().clone();
         let (tx, rx) = mpsc::channel(limits::stream_buffer_messages_max);
         let mut closing = self.closing.clone();
