@@ -689,14 +689,12 @@ impl Rules<'_> {
     fn check_prevention_cap(&self, year: u16, amount: Money) -> Result<(), Rejection> {
         let policy = self.ctx.policy;
         let prior = year - 1;
-        // The ledger's own figure counts only for a whole year of pooling; for the years before
-        // the reform, and a reform year that started after January, the policy's baseline does.
-        let reform = policy.reform_period();
-        let whole_ledger_year = prior > reform.year() || (prior == reform.year() && reform.month() == 1);
-        // A partial first year with no baseline falls back to the ledger's part-year figure.
-        let ledger = self.state.premium_income(prior);
-        let baseline = policy.prevention.baseline_premium_income.get(&prior).copied();
-        let base = if whole_ledger_year { ledger.or(baseline) } else { baseline.or(ledger) }.unwrap_or(Money::ZERO);
+        let (base, _) = crate::policy::prevention_cap_base(
+            year,
+            policy.reform_period(),
+            &policy.prevention.baseline_premium_income,
+            self.state.premium_income(prior),
+        );
         let cap = base.checked_mul_ratio(policy.prevention.cap_ratio).expect("bounded");
         let after = self.state.prevention_paid(year).add(amount);
         if after > cap {

@@ -55,6 +55,8 @@ pub struct HealthParams {
     pub rate_cut_large_pct: Decimal,
     pub prevention_cap_ratio: Decimal,
     pub baseline_premium_income: BTreeMap<u16, Money>,
+    /// The first pooled period (the prevention cap's base depends on it).
+    pub reform_period: Period,
 }
 
 impl HealthParams {
@@ -69,6 +71,7 @@ impl HealthParams {
             rate_cut_large_pct: w.rate_cut_large_pct,
             prevention_cap_ratio: policy.prevention.cap_ratio,
             baseline_premium_income: policy.prevention.baseline_premium_income.clone(),
+            reform_period: policy.reform_period(),
         }
     }
 }
@@ -125,17 +128,9 @@ pub struct BudgetAlert {
     pub elapsed_share: Decimal,
 }
 
-/// Where a prevention cap's base figure came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapBase {
-    /// The prior year's premium income net of refunds, from the ledger's events.
-    Ledger,
-    /// The policy's pre-reform baseline for the prior year.
-    PolicyBaseline,
-    /// Neither: the cap is zero.
-    None,
-}
+/// Where a prevention cap's base figure came from (the domain's rule, see
+/// [`fundledger_domain::policy::prevention_cap_base`]).
+pub use fundledger_domain::policy::CapBaseSource as CapBase;
 
 /// Prevention spending of a year against its cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -391,14 +386,13 @@ impl FundHealth {
 
     /// Prevention-cap usage of one year.
     pub fn prevention_usage_in(&self, year: u16) -> PreventionUsage {
-        let prior = year - 1;
-        let (base, base_source) = match self.premium_by_year.get(&prior) {
-            Some(fen) => (money(*fen), CapBase::Ledger),
-            None => match self.params.baseline_premium_income.get(&prior) {
-                Some(m) => (*m, CapBase::PolicyBaseline),
-                None => (Money::ZERO, CapBase::None),
-            },
-        };
+        let ledger = self.premium_by_year.get(&(year - 1)).map(|fen| money(*fen));
+        let (base, base_source) = fundledger_domain::policy::prevention_cap_base(
+            year,
+            self.params.reform_period,
+            &self.params.baseline_premium_income,
+            ledger,
+        );
         let cap = base.checked_mul_ratio(self.params.prevention_cap_ratio).expect("cap within the money ceiling");
         let paid = self.prevention_by_year.get(&year).copied().unwrap_or(0);
         PreventionUsage {

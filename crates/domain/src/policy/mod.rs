@@ -128,6 +128,36 @@ pub struct GapSharing {
     pub shortfall_tolerance_ratio: Decimal,
 }
 
+/// Where a year's prevention cap base came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapBaseSource {
+    /// The prior year's premium income net of refunds, from the ledger.
+    Ledger,
+    /// The policy's baseline for the prior year.
+    PolicyBaseline,
+    /// Neither: the cap is zero.
+    None,
+}
+
+/// The premium income a year's prevention cap is a share of: the prior year's figure from the
+/// ledger when the prior year was pooled whole; for years before the reform, and a reform year
+/// that began after January, the policy's baseline, falling back to the ledger's part-year
+/// figure when the policy gives none. `decide` and the fund-health view both use this.
+pub fn prevention_cap_base(
+    year: u16,
+    reform: Period,
+    baselines: &BTreeMap<u16, Money>,
+    ledger_premium: Option<Money>,
+) -> (Money, CapBaseSource) {
+    let prior = year - 1;
+    let whole_ledger_year = prior > reform.year() || (prior == reform.year() && reform.month() == 1);
+    let ledger = ledger_premium.map(|m| (m, CapBaseSource::Ledger));
+    let baseline = baselines.get(&prior).map(|m| (*m, CapBaseSource::PolicyBaseline));
+    let chosen = if whole_ledger_year { ledger.or(baseline) } else { baseline.or(ledger) };
+    chosen.unwrap_or((Money::ZERO, CapBaseSource::None))
+}
+
 impl Policy {
     /// Gansu's policy, shipped with the ledger. Panics only if the shipped file is broken, which
     /// a test rules out.
