@@ -50,6 +50,33 @@ struct Inner {
     /// The newest head seen (own appends, reads of the tail, the subscription). Only moves forward.
     head: Mutex<Head>,
     notifier: HeadNotifier,
+    /// This process's append in flight, so that the subscription does not publish a batch's
+    /// head record by record (watchers see whole batches, as the contract asks).
+    in_flight: Mutex<InFlight>,
+}
+
+/// The positions of the append in flight, and the newest head of them the subscription saw.
+#[derive(Default)]
+struct InFlight {
+    range: Option<(Position, Position)>,
+    deferred: Option<Head>,
+}
+
+/// Clears the in-flight range when an append ends, however it ends; a head the subscription
+/// deferred is then published (after a success, the append's own head already was).
+struct InFlightGuard<'a>(&'a Inner);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let deferred = {
+            let mut in_flight = self.0.in_flight.lock().expect("in-flight poisoned");
+            in_flight.range = None;
+            in_flight.deferred.take()
+        };
+        if let Some(head) = deferred {
+            self.0.advance(head);
+        }
+    }
 }
 
 /// How a failed call is treated.
@@ -127,6 +154,7 @@ impl EsdbLog {
             client: Mutex::new(client),
             head: Mutex::new(empty),
             notifier: HeadNotifier::new(empty),
+            in_flight: Mutex::new(InFlight::default()),
         });
         let log = EsdbLog { inner: Arc::clone(&inner), runtime: Some(runtime) };
         let opened = log.run(async move { inner.head_from_server().await });
@@ -283,6 +311,23 @@ impl Inner {
             *current = head;
             self.notifier.publish(head);
         }
+    }
+
+    /// The subscription's way to advance: a head inside this process's append in flight is kept
+    /// back until that append ends, so a batch never shows up record by record.
+    fn advance_unless_in_flight(&self, head: Head) {
+        {
+            let mut in_flight = self.in_flight.lock().expect("in-flight poisoned");
+            if let Some((first, last)) = in_flight.range
+                && (first..=last).contains(&head.position)
+            {
+                if in_flight.deferred.is_none_or(|d| d.position < head.position) {
+                    in_flight.deferred = Some(head);
+                }
+                return;
+            }
+        }
+        self.advance(head);
     }
 
     fn cached_head(&self) -> Head {
@@ -528,6 +573,9 @@ impl Inner {
             });
             prev = hash;
         }
+        self.in_flight.lock().expect("in-flight poisoned").range =
+            Some((expected_head + 1, expected_head + batch.len() as Position));
+        let _in_flight = InFlightGuard(self);
         let appended = Appended {
             head: Head { position: expected_head + batch.len() as Position, hash: prev },
             first: expected_head + 1,
@@ -653,7 +701,9 @@ impl Inner {
                         failures = 0;
                         let event = resolved.get_original_event();
                         match self.check_event(event, event.revision + 1) {
-                            Ok(fields) => self.advance(Head { position: fields.position, hash: fields.hash }),
+                            Ok(fields) => {
+                                self.advance_unless_in_flight(Head { position: fields.position, hash: fields.hash })
+                            }
                             Err(err) => {
                                 // Not published: readers will meet the same damage, typed, on read.
                                 tracing::error!(error = %err, "the subscription delivered an event that is not a ledger record");
