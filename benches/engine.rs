@@ -247,11 +247,12 @@ fn child(dir: &Path) {
     let (positions, indexed) =
         core.shared().read(|v| (v.supervision().positions_memory_bytes(), v.supervision().payments_indexed()));
     println!(
-        "child rss_before_kib={before} rss_after_kib={after} hwm_kib={hwm} head={} snapshot={:?} idempotency_bytes={} idempotency_entries={} positions_bytes={positions} payments_indexed={indexed}",
+        "child rss_before_kib={before} rss_after_kib={after} hwm_kib={hwm} head={} snapshot={:?} idempotency_bytes={} idempotency_entries={} positions_bytes={positions} payments_indexed={indexed} payment_book_bytes={}",
         report.head,
         report.snapshot_position,
         core.idempotency().heap_bytes(),
         core.idempotency().len(),
+        core.state().payment_book().heap_bytes(),
     );
 }
 
@@ -544,14 +545,6 @@ fn main() {
         let buckets = (entries * 8 / 7).next_power_of_two().max(1);
         (buckets * (entry as u64 + 1)) as f64 / mib
     };
-    let payment_entry = std::mem::size_of::<PaymentId>()
-        + std::mem::size_of::<RegionCode>()
-        + std::mem::size_of::<Period>()
-        + std::mem::size_of::<BenefitType>()
-        + std::mem::size_of::<BeneficiaryRef>()
-        + 2 * std::mem::size_of::<Money>();
-    let periodic_entry =
-        std::mem::size_of::<BeneficiaryRef>() + std::mem::size_of::<BenefitType>() + std::mem::size_of::<Period>();
     let tax_entry = std::mem::size_of::<TaxBatchRef>()
         + std::mem::size_of::<RegionCode>()
         + std::mem::size_of::<Period>()
@@ -560,8 +553,10 @@ fn main() {
     let shares = [
         ("idempotency index (measured)", idempotency_mib),
         ("views: supervision payment positions (measured)", positions_mib),
-        ("state: payment index (est.)", map_bytes(counts.payments, payment_entry)),
-        ("state: periodic index (est.)", map_bytes(counts.periodic_payments, periodic_entry)),
+        (
+            "state: payment book incl. periodic marks and beneficiaries (measured)",
+            child_field(&out, "payment_book_bytes") as f64 / mib,
+        ),
         ("state: tax batches (est.)", map_bytes(counts.tax_batches, tax_entry)),
     ];
     for (what, value) in shares {

@@ -231,7 +231,7 @@ pub fn decide(state: &FundState, command: &Command, ctx: &Context<'_>) -> Decisi
         Command::RecordPayment { payment_id, region, period, benefit, beneficiary, amount, basis } => {
             rules.positive(*amount, "payment amount")?;
             rules.open_region_period(*region, *period)?;
-            if state.payments.contains_key(payment_id) {
+            if state.payments.contains(payment_id) {
                 return reject(Reason::DuplicatePaymentId, format!("payment id {payment_id} is already used"));
             }
             let Some(category) = benefit.category() else {
@@ -241,7 +241,7 @@ pub fn decide(state: &FundState, command: &Command, ctx: &Context<'_>) -> Decisi
                 );
             };
             rules.check_standard(*benefit, basis.as_ref(), *period, *amount)?;
-            if benefit.is_periodic() && state.periodic_paid.contains(&(*beneficiary, *benefit, *period)) {
+            if benefit.is_periodic() && state.payments.periodic_paid(beneficiary, *benefit, *period) {
                 return reject(
                     Reason::DuplicatePeriodicPayment,
                     format!("{benefit} for {period} was already paid to beneficiary {beneficiary}"),

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod event;
 pub mod ids;
 pub mod money;
+pub mod payments;
 pub mod period;
 pub mod policy;
 pub mod rejection;
@@ -31,6 +32,7 @@ pub use policy::Policy;
 pub use rejection::{Reason, Rejection};
 pub use role::{Denied, Role, authorize, authorize_referenced};
 pub use standards::Basis;
+pub use payments::{PaymentBook, PaymentRecord};
 pub use state::{FundState, PlanStatus};
 
 #[cfg(feature = "testkit")]

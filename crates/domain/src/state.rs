@@ -5,16 +5,17 @@
 //! verified log); it asserts the invariants that are cheap to check, so a bug cannot leave a
 //! negative balance or a broken identity behind unnoticed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::category::{BenefitType, ExpenditureCategory, IncomeCategory, LegacyFundKind};
+use crate::category::{ExpenditureCategory, IncomeCategory, LegacyFundKind};
 use crate::command::BudgetLines;
 use crate::event::Event;
-use crate::ids::{BeneficiaryRef, PaymentId, PlanId, RegionCode, TaxBatchRef};
+use crate::ids::{PaymentId, PlanId, RegionCode, TaxBatchRef};
 use crate::money::Money;
+use crate::payments::{PaymentBook, PaymentRecord};
 use crate::period::Period;
 
 /// Where a spending plan stands in its workflow.
@@ -63,17 +64,6 @@ impl Plan {
     pub fn paid(&self, category: ExpenditureCategory) -> Money {
         self.paid.get(&category).copied().unwrap_or(Money::ZERO)
     }
-}
-
-/// A recorded payment, kept for reversals and duplicate checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentRecord {
-    pub region: RegionCode,
-    pub period: Period,
-    pub benefit: BenefitType,
-    pub beneficiary: BeneficiaryRef,
-    pub amount: Money,
-    pub reversed: Money,
 }
 
 /// A tax batch and what was refunded of it.
@@ -146,9 +136,9 @@ pub struct FundState {
     pub(crate) plans: HashMap<PlanId, Plan>,
     /// The open (not rejected) plan of each region and period.
     pub(crate) open_plans: HashMap<(RegionCode, Period), PlanId>,
-    pub(crate) payments: HashMap<PaymentId, PaymentRecord>,
-    /// (beneficiary, benefit, period) of periodic payments not fully reversed.
-    pub(crate) periodic_paid: HashSet<(BeneficiaryRef, BenefitType, Period)>,
+    /// Every payment, and the periodic benefits paid (beneficiary, benefit, period) and not
+    /// fully reversed.
+    pub(crate) payments: PaymentBook,
     pub(crate) tax_batches: HashMap<TaxBatchRef, TaxBatch>,
     pub(crate) budgets: BTreeMap<(RegionCode, u16), Budget>,
     /// Province-wide premium income net of refunds, per year (for the prevention cap).
@@ -200,8 +190,13 @@ impl FundState {
         self.open_plans.get(&(region, period)).copied()
     }
 
-    pub fn payment(&self, payment_id: PaymentId) -> Option<&PaymentRecord> {
+    pub fn payment(&self, payment_id: PaymentId) -> Option<PaymentRecord> {
         self.payments.get(&payment_id)
+    }
+
+    /// The payment book (for its size in memory reports).
+    pub fn payment_book(&self) -> &PaymentBook {
+        &self.payments
     }
 
     pub fn budget(&self, region: RegionCode, year: u16) -> Option<&Budget> {
@@ -380,7 +375,7 @@ impl FundState {
                     add_to(self.prevention_paid_by_year.entry(period.year()).or_default(), *amount);
                 }
                 if benefit.is_periodic() {
-                    self.periodic_paid.insert((*beneficiary, *benefit, *period));
+                    self.payments.mark_periodic(*beneficiary, *benefit, *period);
                 }
                 let record = PaymentRecord {
                     region: *region,
@@ -390,15 +385,14 @@ impl FundState {
                     amount: *amount,
                     reversed: Money::ZERO,
                 };
-                assert!(self.payments.insert(*payment_id, record).is_none(), "payment {payment_id} recorded twice");
+                assert!(self.payments.insert(payment_id, &record), "payment {payment_id} recorded twice");
                 add_to(&mut self.totals.paid, *amount);
             }
             Event::PaymentReversed { payment_id, region, paid_period, benefit, category, amount, .. } => {
-                let record = self.payments.get_mut(payment_id).expect("reversing a known payment");
-                add_to(&mut record.reversed, *amount);
+                let record = self.payments.add_reversal(payment_id, *amount).expect("reversing a known payment");
                 assert!(record.reversed <= record.amount, "reversals exceed payment {payment_id}");
                 if benefit.is_periodic() && record.reversed == record.amount {
-                    self.periodic_paid.remove(&(record.beneficiary, *benefit, *paid_period));
+                    self.payments.unmark_periodic(&record.beneficiary, *benefit, *paid_period);
                 }
                 if let Some(plan_id) = self.open_plans.get(&(*region, *paid_period)) {
                     let plan = self.plans.get_mut(plan_id).expect("open plan exists");

@@ -1,0 +1,555 @@
+//! The payment book: every recorded payment, kept compactly for the duplicate-id check, reversals
+//! and the once-per-period rule of periodic benefits.
+//!
+//! A provincial ledger records tens of millions of payments over a decade, and the decision
+//! state must hold every one of them, so this is the largest structure in memory. Each payment
+//! takes one 40-byte slot plus about 5-10 bytes of hash table:
+//!
+//! - **key**: the first 128 bits of SHA-256 of the payment id. Two different ids share a key with
+//!   probability about n²/2¹²⁹ (for a billion payments, ~10⁻²¹), and finding such a pair on
+//!   purpose costs ~2⁶⁴ SHA-256 evaluations; the idempotency index relies on the same argument.
+//! - region, period, benefit type and amount, as plain integers;
+//! - the beneficiary as an index into an interning table (a beneficiary is paid many times);
+//! - the amount reversed so far lives in a side map, since few payments are ever reversed.
+//!
+//! Slots live in fixed-size chunks, so growth never copies the book nor leaves a half-empty
+//! doubling behind. The hash tables store only slot numbers and are keyed with a per-process
+//! random hasher, so crafted ids cannot pile up in one bucket. In a snapshot the book is a few
+//! flat byte strings, decoded and re-indexed in a fraction of a second per ten million payments.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::category::BenefitType;
+use crate::ids::{BeneficiaryRef, PaymentId, RegionCode};
+use crate::money::Money;
+use crate::period::Period;
+
+/// A recorded payment, as the rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub region: RegionCode,
+    pub period: Period,
+    pub benefit: BenefitType,
+    pub beneficiary: BeneficiaryRef,
+    pub amount: Money,
+    pub reversed: Money,
+}
+
+/// Slots per chunk: 64 Ki slots of 40 bytes, 2.5 MiB.
+const CHUNK_SLOTS: usize = 1 << 16;
+
+/// One payment, in 40 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    key: [u64; 2],
+    amount_fen: i64,
+    beneficiary: u32,
+    region: u32,
+    period: u16,
+    benefit: u8,
+}
+
+const SLOT_WIRE_BYTES: usize = 16 + 8 + 4 + 4 + 2 + 1;
+
+/// The key of a payment id: the first 128 bits of its SHA-256.
+fn payment_key(id: &PaymentId) -> [u64; 2] {
+    let digest = Sha256::digest(id.as_str().as_bytes());
+    [
+        u64::from_le_bytes(digest[..8].try_into().expect("8 bytes")),
+        u64::from_le_bytes(digest[8..16].try_into().expect("8 bytes")),
+    ]
+}
+
+fn period_code(period: Period) -> u16 {
+    u16::try_from(period.index()).expect("periods up to year 5461 fit 16 bits")
+}
+
+/// Packs a periodic-benefit key: (beneficiary, benefit type, period).
+fn periodic_key(beneficiary: u32, benefit: BenefitType, period: Period) -> u64 {
+    (u64::from(beneficiary) << 32) | (u64::from(benefit as u8) << 16) | u64::from(period_code(period))
+}
+
+/// Every recorded payment and the periodic benefits already paid. See the module docs.
+#[derive(Clone, Default)]
+pub struct PaymentBook {
+    chunks: Vec<Box<[Slot]>>,
+    len: usize,
+    /// Slot numbers, hashed by key.
+    by_key: HashTable<u32>,
+    /// Amounts reversed so far, by slot number; only payments with a reversal appear.
+    reversed: HashMap<u32, i64>,
+    /// Interned beneficiaries, in order of first payment.
+    beneficiaries: Vec<BeneficiaryRef>,
+    beneficiary_index: HashTable<u32>,
+    /// Periodic benefits paid and not fully reversed.
+    periodic: HashTable<u64>,
+    hasher: RandomState,
+}
+
+impl PaymentBook {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn slot(&self, index: u32) -> &Slot {
+        let index = index as usize;
+        &self.chunks[index / CHUNK_SLOTS][index % CHUNK_SLOTS]
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
+    }
+
+    fn find(&self, key: [u64; 2]) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        self.by_key.find(hash, |&i| self.slot(i).key == key).copied()
+    }
+
+    fn beneficiary_number(&self, who: &BeneficiaryRef) -> Option<u32> {
+        let hash = self.hasher.hash_one(who);
+        self.beneficiary_index.find(hash, |&i| self.beneficiaries[i as usize] == *who).copied()
+    }
+
+    fn intern(&mut self, who: BeneficiaryRef) -> u32 {
+        if let Some(number) = self.beneficiary_number(&who) {
+            return number;
+        }
+        let number = u32::try_from(self.beneficiaries.len()).expect("fewer than 2^32 beneficiaries");
+        self.beneficiaries.push(who);
+        let hasher = &self.hasher;
+        let beneficiaries = &self.beneficiaries;
+        self.beneficiary_index
+            .insert_unique(hasher.hash_one(who), number, |&i| hasher.hash_one(beneficiaries[i as usize]));
+        number
+    }
+
+    fn record_at(&self, index: u32) -> PaymentRecord {
+        let slot = self.slot(index);
+        let money = |fen: i64| Money::from_fen(fen).expect("amounts in the book were valid money");
+        PaymentRecord {
+            region: RegionCode::new(slot.region).expect("regions in the book are valid"),
+            period: Period::from_index(u32::from(slot.period)).expect("periods in the book are valid"),
+            benefit: BenefitType::ALL[usize::from(slot.benefit)],
+            beneficiary: self.beneficiaries[slot.beneficiary as usize],
+            amount: money(slot.amount_fen),
+            reversed: money(self.reversed.get(&index).copied().unwrap_or(0)),
+        }
+    }
+
+    pub fn contains(&self, id: &PaymentId) -> bool {
+        self.find(payment_key(id)).is_some()
+    }
+
+    pub fn get(&self, id: &PaymentId) -> Option<PaymentRecord> {
+        self.find(payment_key(id)).map(|i| self.record_at(i))
+    }
+
+    /// Records a new payment (with nothing reversed); `false` if the id is already recorded.
+    pub fn insert(&mut self, id: &PaymentId, record: &PaymentRecord) -> bool {
+        let key = payment_key(id);
+        if self.find(key).is_some() {
+            return false;
+        }
+        let beneficiary = self.intern(record.beneficiary);
+        self.push_slot(Slot {
+            key,
+            amount_fen: record.amount.to_fen(),
+            beneficiary,
+            region: record.region.get(),
+            period: period_code(record.period),
+            benefit: record.benefit as u8,
+        });
+        true
+    }
+
+    fn push_slot(&mut self, slot: Slot) {
+        let index = u32::try_from(self.len).expect("fewer than 2^32 payments");
+        if self.len == self.chunks.len() * CHUNK_SLOTS {
+            self.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
+        }
+        self.chunks[self.len / CHUNK_SLOTS][self.len % CHUNK_SLOTS] = slot;
+        self.len += 1;
+        let (hasher, chunks) = (&self.hasher, &self.chunks);
+        self.by_key.insert_unique(hasher.hash_one(slot.key), index, |&i| {
+            let i = i as usize;
+            hasher.hash_one(chunks[i / CHUNK_SLOTS][i % CHUNK_SLOTS].key)
+        });
+    }
+
+    /// Adds a reversal to a recorded payment and returns the payment after it.
+    pub fn add_reversal(&mut self, id: &PaymentId, amount: Money) -> Option<PaymentRecord> {
+        let index = self.find(payment_key(id))?;
+        *self.reversed.entry(index).or_insert(0) += amount.to_fen();
+        Some(self.record_at(index))
+    }
+
+    pub fn periodic_paid(&self, beneficiary: &BeneficiaryRef, benefit: BenefitType, period: Period) -> bool {
+        let Some(number) = self.beneficiary_number(beneficiary) else { return false };
+        let key = periodic_key(number, benefit, period);
+        self.periodic.find(self.hasher.hash_one(key), |&k| k == key).is_some()
+    }
+
+    pub fn mark_periodic(&mut self, beneficiary: BeneficiaryRef, benefit: BenefitType, period: Period) {
+        let number = self.intern(beneficiary);
+        let key = periodic_key(number, benefit, period);
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(key);
+        if self.periodic.find(hash, |&k| k == key).is_none() {
+            self.periodic.insert_unique(hash, key, |&k| hasher.hash_one(k));
+        }
+    }
+
+    pub fn unmark_periodic(&mut self, beneficiary: &BeneficiaryRef, benefit: BenefitType, period: Period) {
+        let Some(number) = self.beneficiary_number(beneficiary) else { return };
+        let key = periodic_key(number, benefit, period);
+        if let Ok(entry) = self.periodic.find_entry(self.hasher.hash_one(key), |&k| k == key) {
+            entry.remove();
+        }
+    }
+
+    /// Approximate heap bytes held, for the memory report.
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.len() * CHUNK_SLOTS * size_of::<Slot>()
+            + self.by_key.capacity() * (1 + size_of::<u32>())
+            + self.reversed.capacity() * (1 + size_of::<(u32, i64)>())
+            + self.beneficiaries.capacity() * size_of::<BeneficiaryRef>()
+            + self.beneficiary_index.capacity() * (1 + size_of::<u32>())
+            + self.periodic.capacity() * (1 + size_of::<u64>())
+    }
+
+    fn sorted_periodic(&self) -> Vec<u64> {
+        let mut keys: Vec<u64> = self.periodic.iter().copied().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    fn sorted_reversed(&self) -> Vec<(u32, i64)> {
+        let mut reversed: Vec<(u32, i64)> = self.reversed.iter().map(|(&i, &fen)| (i, fen)).collect();
+        reversed.sort_unstable();
+        reversed
+    }
+}
+
+impl PartialEq for PaymentBook {
+    fn eq(&self, other: &PaymentBook) -> bool {
+        self.len == other.len
+            && self.slots().eq(other.slots())
+            && self.beneficiaries == other.beneficiaries
+            && self.sorted_reversed() == other.sorted_reversed()
+            && self.sorted_periodic() == other.sorted_periodic()
+    }
+}
+
+impl Eq for PaymentBook {}
+
+impl fmt::Debug for PaymentBook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaymentBook")
+            .field("payments", &self.len)
+            .field("reversed", &self.reversed.len())
+            .field("beneficiaries", &self.beneficiaries.len())
+            .field("periodic", &self.periodic.len())
+            .finish()
+    }
+}
+
+// ---- snapshot form: flat little-endian byte strings ----
+
+impl Serialize for PaymentBook {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut slots = Vec::with_capacity(self.len * SLOT_WIRE_BYTES);
+        for slot in self.slots() {
+            slots.extend_from_slice(&slot.key[0].to_le_bytes());
+            slots.extend_from_slice(&slot.key[1].to_le_bytes());
+            slots.extend_from_slice(&slot.amount_fen.to_le_bytes());
+            slots.extend_from_slice(&slot.beneficiary.to_le_bytes());
+            slots.extend_from_slice(&slot.region.to_le_bytes());
+            slots.extend_from_slice(&slot.period.to_le_bytes());
+            slots.push(slot.benefit);
+        }
+        let mut reversed = Vec::with_capacity(self.reversed.len() * 12);
+        for (index, fen) in self.sorted_reversed() {
+            reversed.extend_from_slice(&index.to_le_bytes());
+            reversed.extend_from_slice(&fen.to_le_bytes());
+        }
+        let mut beneficiaries = Vec::new();
+        for who in &self.beneficiaries {
+            beneficiaries.push(who.as_str().len() as u8);
+            beneficiaries.extend_from_slice(who.as_str().as_bytes());
+        }
+        let mut periodic = Vec::with_capacity(self.periodic.len() * 8);
+        for key in self.sorted_periodic() {
+            periodic.extend_from_slice(&key.to_le_bytes());
+        }
+        let mut s = serializer.serialize_struct("PaymentBook", 4)?;
+        s.serialize_field("slots", &Bytes(&slots))?;
+        s.serialize_field("reversed", &Bytes(&reversed))?;
+        s.serialize_field("beneficiaries", &Bytes(&beneficiaries))?;
+        s.serialize_field("periodic", &Bytes(&periodic))?;
+        s.end()
+    }
+}
+
+/// Serializes a byte string as bytes (not as a sequence of numbers).
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// A byte string read back, borrowed where the format allows.
+struct ByteBuf(Vec<u8>);
+
+impl<'de> Deserialize<'de> for ByteBuf {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ByteBuf, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ByteBuf;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
+                Ok(ByteBuf(v.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
+                Ok(ByteBuf(v))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(ByteBuf(out))
+            }
+        }
+        deserializer.deserialize_bytes(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for PaymentBook {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<PaymentBook, D::Error> {
+        const FIELDS: &[&str] = &["slots", "reversed", "beneficiaries", "periodic"];
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PaymentBook;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a payment book")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PaymentBook, A::Error> {
+                let mut next = || -> Result<ByteBuf, A::Error> {
+                    seq.next_element::<ByteBuf>()?.ok_or_else(|| de::Error::custom("payment book is cut short"))
+                };
+                let (slots, reversed, beneficiaries, periodic) = (next()?, next()?, next()?, next()?);
+                PaymentBook::from_parts(&slots.0, &reversed.0, &beneficiaries.0, &periodic.0).map_err(de::Error::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PaymentBook, A::Error> {
+                let mut parts: [Option<ByteBuf>; 4] = Default::default();
+                while let Some(name) = map.next_key::<String>()? {
+                    let at = FIELDS
+                        .iter()
+                        .position(|f| *f == name)
+                        .ok_or_else(|| de::Error::unknown_field(&name, FIELDS))?;
+                    parts[at] = Some(map.next_value()?);
+                }
+                let [Some(slots), Some(reversed), Some(beneficiaries), Some(periodic)] = parts else {
+                    return Err(de::Error::custom("payment book lacks a part"));
+                };
+                PaymentBook::from_parts(&slots.0, &reversed.0, &beneficiaries.0, &periodic.0).map_err(de::Error::custom)
+            }
+        }
+        deserializer.deserialize_struct("PaymentBook", FIELDS, V)
+    }
+}
+
+impl PaymentBook {
+    /// Rebuilds a book from its snapshot parts, checking every field.
+    fn from_parts(slots: &[u8], reversed: &[u8], beneficiaries: &[u8], periodic: &[u8]) -> Result<PaymentBook, String> {
+        let mut book = PaymentBook::default();
+        let mut rest = beneficiaries;
+        while let Some((&len, tail)) = rest.split_first() {
+            let len = usize::from(len);
+            if tail.len() < len {
+                return Err("beneficiary table is cut short".into());
+            }
+            let text = std::str::from_utf8(&tail[..len]).map_err(|_| "beneficiary ref is not text")?;
+            let who = BeneficiaryRef::parse(text).map_err(|e| e.to_string())?;
+            if book.beneficiary_number(&who).is_some() {
+                return Err(format!("beneficiary {who} appears twice"));
+            }
+            book.intern(who);
+            rest = &tail[len..];
+        }
+        if !slots.len().is_multiple_of(SLOT_WIRE_BYTES) {
+            return Err("payment slots are cut short".into());
+        }
+        let count = slots.len() / SLOT_WIRE_BYTES;
+        book.chunks.reserve_exact(count.div_ceil(CHUNK_SLOTS));
+        book.by_key.reserve(count, |_| unreachable!("reserved on an empty table"));
+        for raw in slots.chunks_exact(SLOT_WIRE_BYTES) {
+            let u64_at = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+            let u32_at = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
+            let slot = Slot {
+                key: [u64_at(0), u64_at(8)],
+                amount_fen: u64_at(16) as i64,
+                beneficiary: u32_at(24),
+                region: u32_at(28),
+                period: u16::from_le_bytes([raw[32], raw[33]]),
+                benefit: raw[34],
+            };
+            Money::from_fen(slot.amount_fen).map_err(|e| e.to_string())?;
+            if slot.amount_fen <= 0
+                || slot.beneficiary as usize >= book.beneficiaries.len()
+                || RegionCode::new(slot.region).is_none()
+                || Period::from_index(u32::from(slot.period)).is_none()
+                || usize::from(slot.benefit) >= BenefitType::ALL.len()
+            {
+                return Err(format!("payment slot {} is not a valid payment", book.len));
+            }
+            if book.find(slot.key).is_some() {
+                return Err(format!("payment slot {} repeats a payment id", book.len));
+            }
+            book.push_slot(slot);
+        }
+        if !reversed.len().is_multiple_of(12) {
+            return Err("reversal table is cut short".into());
+        }
+        for raw in reversed.chunks_exact(12) {
+            let index = u32::from_le_bytes(raw[..4].try_into().expect("4 bytes"));
+            let fen = i64::from_le_bytes(raw[4..].try_into().expect("8 bytes"));
+            if index as usize >= book.len || fen <= 0 || fen > book.slot(index).amount_fen {
+                return Err(format!("reversal of payment slot {index} is not valid"));
+            }
+            if book.reversed.insert(index, fen).is_some() {
+                return Err(format!("payment slot {index} is reversed twice in the table"));
+            }
+        }
+        if !periodic.len().is_multiple_of(8) {
+            return Err("periodic table is cut short".into());
+        }
+        book.periodic.reserve(periodic.len() / 8, |_| unreachable!("reserved on an empty table"));
+        for raw in periodic.chunks_exact(8) {
+            let key = u64::from_le_bytes(raw.try_into().expect("8 bytes"));
+            let (number, benefit, period) = (key >> 32, (key >> 16) & 0xffff, key & 0xffff);
+            if number as usize >= book.beneficiaries.len()
+                || benefit as usize >= BenefitType::ALL.len()
+                || Period::from_index(period as u32).is_none()
+            {
+                return Err("periodic table holds an invalid entry".into());
+            }
+            let hasher = &book.hasher;
+            let hash = hasher.hash_one(key);
+            if book.periodic.find(hash, |&k| k == key).is_some() {
+                return Err("periodic table repeats an entry".into());
+            }
+            book.periodic.insert_unique(hash, key, |&k| hasher.hash_one(k));
+        }
+        Ok(book)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(beneficiary: &str, amount_fen: i64) -> PaymentRecord {
+        PaymentRecord {
+            region: RegionCode::new(620100).unwrap(),
+            period: Period::new(2025, 3).unwrap(),
+            benefit: BenefitType::MonthlyDisabilityAllowance,
+            beneficiary: BeneficiaryRef::parse(beneficiary).unwrap(),
+            amount: Money::from_fen(amount_fen).unwrap(),
+            reversed: Money::ZERO,
+        }
+    }
+
+    fn id(text: &str) -> PaymentId {
+        PaymentId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn records_come_back_exactly_and_duplicates_are_refused() {
+        let mut book = PaymentBook::default();
+        assert!(book.insert(&id("p-1"), &record("b-1", 1234)));
+        assert!(book.insert(&id("p-2"), &record("b-2", 99)));
+        assert!(!book.insert(&id("p-1"), &record("b-3", 5)), "a second payment under p-1 is refused");
+        assert_eq!(book.len(), 2);
+        assert_eq!(book.get(&id("p-1")), Some(record("b-1", 1234)));
+        assert_eq!(book.get(&id("p-3")), None);
+        let after = book.add_reversal(&id("p-1"), Money::from_fen(34).unwrap()).unwrap();
+        assert_eq!(after.reversed, Money::from_fen(34).unwrap());
+        assert_eq!(book.get(&id("p-2")).unwrap().reversed, Money::ZERO);
+    }
+
+    #[test]
+    fn periodic_marks_are_per_beneficiary_benefit_and_period() {
+        let mut book = PaymentBook::default();
+        let (who, other) = (BeneficiaryRef::parse("b-1").unwrap(), BeneficiaryRef::parse("b-2").unwrap());
+        let (march, april) = (Period::new(2025, 3).unwrap(), Period::new(2025, 4).unwrap());
+        let pension = BenefitType::DependantsPension;
+        book.mark_periodic(who, pension, march);
+        assert!(book.periodic_paid(&who, pension, march));
+        assert!(!book.periodic_paid(&who, pension, april));
+        assert!(!book.periodic_paid(&other, pension, march));
+        assert!(!book.periodic_paid(&who, BenefitType::NursingAllowance, march));
+        book.unmark_periodic(&who, pension, march);
+        assert!(!book.periodic_paid(&who, pension, march));
+    }
+
+    #[test]
+    fn many_payments_span_chunks_and_survive_the_snapshot_form() {
+        let mut book = PaymentBook::default();
+        for i in 0..(CHUNK_SLOTS as i64 + 500) {
+            assert!(book.insert(&id(&format!("pay-{i}")), &record(&format!("b-{}", i % 97), 100 + i)));
+        }
+        book.add_reversal(&id("pay-66000"), Money::from_fen(7).unwrap()).expect("recorded");
+        book.mark_periodic(
+            BeneficiaryRef::parse("b-5").unwrap(),
+            BenefitType::DependantsPension,
+            Period::new(2025, 1).unwrap(),
+        );
+        let bytes = postcard::to_stdvec(&book).unwrap();
+        let back: PaymentBook = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, book);
+        assert_eq!(back.get(&id("pay-65600")), book.get(&id("pay-65600")));
+        assert_eq!(back.get(&id("pay-66000")).unwrap().reversed, Money::from_fen(7).unwrap());
+        let json = serde_json::to_string(&book).unwrap();
+        assert_eq!(serde_json::from_str::<PaymentBook>(&json).unwrap(), book);
+    }
+
+    #[test]
+    fn damaged_snapshot_parts_are_refused() {
+        let mut book = PaymentBook::default();
+        book.insert(&id("p-1"), &record("b-1", 10));
+        let mut slots = Vec::new();
+        let good = postcard::to_stdvec(&book).unwrap();
+        let back: PaymentBook = postcard::from_bytes(&good).unwrap();
+        assert_eq!(back, book);
+        // A slot naming a beneficiary that is not in the table.
+        slots.extend_from_slice(&[0u8; 16]);
+        slots.extend_from_slice(&10i64.to_le_bytes());
+        slots.extend_from_slice(&5u32.to_le_bytes());
+        slots.extend_from_slice(&620100u32.to_le_bytes());
+        slots.extend_from_slice(&period_code(Period::new(2025, 1).unwrap()).to_le_bytes());
+        slots.push(0);
+        let err = PaymentBook::from_parts(&slots, &[], &[3, b'b', b'-', b'1'], &[]).unwrap_err();
+        assert!(err.contains("not a valid payment"), "{err}");
+        assert!(PaymentBook::from_parts(&slots[..20], &[], &[], &[]).unwrap_err().contains("cut short"));
+        assert!(PaymentBook::from_parts(&[], &[], &[9, b'x'], &[]).unwrap_err().contains("cut short"));
+        let err = PaymentBook::from_parts(&[], &[0; 12], &[], &[]).unwrap_err();
+        assert!(err.contains("reversal"), "{err}");
+    }
+}
