@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use fundledger_domain::{Event, RecordBody, Recorded};
-use fundledger_wire::{decode_event_only, decode_record, encode_record_into, pb};
+use fundledger_wire::{decode_event_only, decode_event_only_reference, decode_record, encode_record_into, pb};
 use prost::Message;
 
 /// Records in the measured log.
@@ -53,6 +53,21 @@ fn main() {
     let lite = best_of(rounds, &payloads, |b| {
         black_box(decode_event_only(b).unwrap());
     });
+    let reference = best_of(rounds, &payloads, |b| {
+        black_box(decode_event_only_reference(b).unwrap());
+    });
+    let payments: Vec<&[u8]> = log
+        .iter()
+        .zip(&payloads)
+        .filter(|(rec, _)| matches!(&rec.body, RecordBody::Event(Event::BenefitPaid { .. })))
+        .map(|(_, bytes)| *bytes)
+        .collect();
+    let payments_fast = best_of(rounds, &payments, |b| {
+        black_box(decode_event_only(b).unwrap());
+    });
+    let payments_reference = best_of(rounds, &payments, |b| {
+        black_box(decode_event_only_reference(b).unwrap());
+    });
 
     let per = |d: Duration| d.as_nanos() as f64 / payloads.len() as f64;
     println!(
@@ -64,7 +79,14 @@ fn main() {
     println!("  prost StoredRecord only      {:>8.1} ns/record", per(prost_only));
     println!("  decode_record (full)         {:>8.1} ns/record", per(full));
     println!("  decode_event_only (lite)     {:>8.1} ns/record", per(lite));
+    println!("  lite, prost reference        {:>8.1} ns/record", per(reference));
     println!("  lite / full                  {:>8.2}", per(lite) / per(full));
+    let per_payment = |d: Duration| d.as_nanos() as f64 / payments.len() as f64;
+    println!(
+        "  payments only: lite {:.1} ns, prost reference {:.1} ns",
+        per_payment(payments_fast),
+        per_payment(payments_reference)
+    );
 }
 
 fn best_of(rounds: usize, payloads: &[&[u8]], decode: impl Fn(&[u8])) -> Duration {

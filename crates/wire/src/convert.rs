@@ -106,7 +106,26 @@ pub fn decode_record(bytes: &[u8]) -> Result<Recorded, DecodeError> {
 ///
 /// The skipped fields are not validated, so use this only on a log whose records have been
 /// checked already (CRC and hash chain on read); [`decode_record`] checks everything.
+///
+/// Same answer as [`decode_event_only_reference`] for every input: a hand-written decoder reads
+/// the common records straight from the bytes (ids borrowed, not allocated) and hands anything
+/// else, including every error, to the reference (see `fast.rs`).
 pub fn decode_event_only(bytes: &[u8]) -> Result<Option<RecordedEvent>, DecodeError> {
+    match crate::fast::decode_event_only(bytes) {
+        Some(answer) => Ok(answer),
+        None => decode_event_only_reference(bytes),
+    }
+}
+
+/// The fast path alone, for tests and benchmarks: `None` when it leaves the payload to the
+/// reference decoder, otherwise what [`decode_event_only`] returns.
+pub fn decode_event_only_fast(bytes: &[u8]) -> Option<Option<RecordedEvent>> {
+    crate::fast::decode_event_only(bytes)
+}
+
+/// [`decode_event_only`] through prost's generated decoder: the reference the fast path is
+/// tested against, and what it falls back to.
+pub fn decode_event_only_reference(bytes: &[u8]) -> Result<Option<RecordedEvent>, DecodeError> {
     let lite = StoredRecordLite::decode(bytes)?;
     match lite.body {
         None => Err(DecodeError::Missing { field: "StoredRecord.body" }),
@@ -605,7 +624,7 @@ macro_rules! enum_map {
             })
         }
 
-        fn $from(field: &'static str, value: i32) -> Result<$domain, DecodeError> {
+        pub(crate) fn $from(field: &'static str, value: i32) -> Result<$domain, DecodeError> {
             match pb::$pb::try_from(value) {
                 Ok(pb::$pb::Unspecified) => Err(DecodeError::Unspecified { field }),
                 $(Ok(pb::$pb::$p) => Ok($domain::$d),)+
@@ -686,7 +705,7 @@ fn period_to_pb(period: Period) -> u32 {
     u32::from(period.year()) * 100 + u32::from(period.month())
 }
 
-fn period(field: &'static str, value: u32) -> Result<Period, DecodeError> {
+pub(crate) fn period(field: &'static str, value: u32) -> Result<Period, DecodeError> {
     let bad = || DecodeError::BadPeriod { field, value };
     let year = u16::try_from(value / 100).map_err(|_| bad())?;
     let month = u8::try_from(value % 100).map_err(|_| bad())?;
@@ -695,20 +714,20 @@ fn period(field: &'static str, value: u32) -> Result<Period, DecodeError> {
 
 /// A year field (budgets, gap shares): checked against the period range, because the domain
 /// derives the event's effective period from it and relies on that being valid.
-fn year(field: &'static str, value: u32) -> Result<u16, DecodeError> {
+pub(crate) fn year(field: &'static str, value: u32) -> Result<u16, DecodeError> {
     u16::try_from(value).ok().filter(|y| Period::new(*y, 1).is_some()).ok_or(DecodeError::BadYear { field, value })
 }
 
-fn region(field: &'static str, value: u32) -> Result<RegionCode, DecodeError> {
+pub(crate) fn region(field: &'static str, value: u32) -> Result<RegionCode, DecodeError> {
     RegionCode::new(value).ok_or(DecodeError::BadRegion { field, value })
 }
 
-fn money(field: &'static str, fen: i64) -> Result<Money, DecodeError> {
+pub(crate) fn money(field: &'static str, fen: i64) -> Result<Money, DecodeError> {
     Money::from_fen(fen).map_err(|_| DecodeError::BadAmount { field, fen })
 }
 
 /// A count or grade the domain keeps in a `u8`.
-fn small(field: &'static str, value: u32) -> Result<u8, DecodeError> {
+pub(crate) fn small(field: &'static str, value: u32) -> Result<u8, DecodeError> {
     u8::try_from(value).map_err(|_| DecodeError::OutOfRange { field, value, max: u32::from(u8::MAX) })
 }
 

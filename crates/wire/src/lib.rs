@@ -7,10 +7,12 @@
 //! damaged or foreign payload becomes a [`DecodeError`], never a panic or an invalid value.
 
 mod convert;
+mod fast;
 
 pub use convert::{
     COMMAND_DIGEST_BYTES, DECIMAL_TEXT_BYTES_MAX, DecodeError, EVENT_ID_BYTES, RecordedEvent, decode_event_only,
-    decode_record, encode_record, encode_record_into, event_from_pb, event_to_pb, record_from_pb, record_to_pb,
+    decode_event_only_fast, decode_event_only_reference, decode_record, encode_record, encode_record_into,
+    event_from_pb, event_to_pb, record_from_pb, record_to_pb,
 };
 
 /// The generated protobuf types of package `fundledger.v1`.

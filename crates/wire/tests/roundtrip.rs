@@ -13,7 +13,8 @@ use fundledger_domain::{
     ProvincialIncomeKind, Reason, RecordBody, RecordMeta, Recorded, RegionCode, ReversalReason, Role, TaxBatchRef,
 };
 use fundledger_wire::{
-    DecodeError, RecordedEvent, decode_event_only, decode_record, encode_record, encode_record_into, pb, record_to_pb,
+    DecodeError, RecordedEvent, decode_event_only, decode_event_only_fast, decode_event_only_reference, decode_record,
+    encode_record, encode_record_into, pb, record_to_pb,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -777,5 +778,250 @@ fn the_golden_bytes_decode_to_the_golden_records() {
             assert_eq!(allowed_floats_pct.iter().map(Decimal::to_string).collect::<Vec<_>>(), ["50", "120.5"]);
         }
         other => panic!("the golden rates record decoded to {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast decoder against the prost reference.
+
+/// Event kinds the hand-written decoder reads itself; the others it leaves to the reference.
+fn decoded_fast(event: &Event) -> bool {
+    !matches!(
+        event,
+        Event::BudgetAdopted { .. }
+            | Event::BudgetAdjusted { .. }
+            | Event::PlanSubmitted { .. }
+            | Event::PlanRejected { .. }
+            | Event::RatesAdjusted { .. }
+            | Event::GapSharesAssessed { .. }
+    )
+}
+
+/// The fast path and the reference agree on `bytes`: the public decoder returns exactly the
+/// reference's result (value or error), and whenever the fast path answers alone, it answers that.
+fn check_fast_agrees(bytes: &[u8]) -> Result<Option<Option<RecordedEvent>>, TestCaseError> {
+    let reference = decode_event_only_reference(bytes);
+    prop_assert_eq!(&decode_event_only(bytes), &reference);
+    let fast = decode_event_only_fast(bytes);
+    if let Some(answer) = &fast {
+        prop_assert_eq!(Ok(answer.clone()), reference);
+    }
+    Ok(fast)
+}
+
+/// A field this contract does not declare, as a newer writer might add it.
+#[derive(Debug, Clone)]
+enum Unknown {
+    Varint(u64),
+    Fixed32([u8; 4]),
+    Fixed64([u8; 8]),
+    Delimited(Vec<u8>),
+    /// A (deprecated) group holding one varint.
+    Group(u64),
+}
+
+fn unknown() -> impl Strategy<Value = Unknown> {
+    prop_oneof![
+        any::<u64>().prop_map(Unknown::Varint),
+        any::<[u8; 4]>().prop_map(Unknown::Fixed32),
+        any::<[u8; 8]>().prop_map(Unknown::Fixed64),
+        prop::collection::vec(any::<u8>(), 0..20).prop_map(Unknown::Delimited),
+        any::<u64>().prop_map(Unknown::Group),
+    ]
+}
+
+fn unknown_fields(first_free_tag: u32) -> impl Strategy<Value = Vec<(u32, Unknown)>> {
+    prop::collection::vec((first_free_tag..first_free_tag + 2000, unknown()), 0..4)
+}
+
+fn encode_unknowns(fields: &[(u32, Unknown)], out: &mut Vec<u8>) {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    for (tag, field) in fields {
+        match field {
+            Unknown::Varint(v) => {
+                encode_key(*tag, WireType::Varint, out);
+                encode_varint(*v, out);
+            }
+            Unknown::Fixed32(b) => {
+                encode_key(*tag, WireType::ThirtyTwoBit, out);
+                out.extend_from_slice(b);
+            }
+            Unknown::Fixed64(b) => {
+                encode_key(*tag, WireType::SixtyFourBit, out);
+                out.extend_from_slice(b);
+            }
+            Unknown::Delimited(b) => delimited_field(*tag, b, out),
+            Unknown::Group(v) => {
+                encode_key(*tag, WireType::StartGroup, out);
+                encode_key(1, WireType::Varint, out);
+                encode_varint(*v, out);
+                encode_key(*tag, WireType::EndGroup, out);
+            }
+        }
+    }
+}
+
+fn delimited_field(tag: u32, content: &[u8], out: &mut Vec<u8>) {
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint(content.len() as u64, out);
+    out.extend_from_slice(content);
+}
+
+/// `rec` (an event record) encoded with unknown fields added to the record, the `Event` and the
+/// event kind's message, each where protobuf allows them: anywhere among the known fields.
+fn encode_with_unknowns(
+    rec: &Recorded,
+    in_record: &[(u32, Unknown)],
+    in_event: &[(u32, Unknown)],
+    in_kind: &[(u32, Unknown)],
+) -> Vec<u8> {
+    let RecordBody::Event(event) = &rec.body else { panic!("an event record") };
+    // The kind message's own bytes, then the unknown fields after them.
+    let kind = fundledger_wire::event_to_pb(event).kind.expect("every event has a kind");
+    let mut wrapped = Vec::new();
+    kind.encode(&mut wrapped);
+    let mut rest = wrapped.as_slice();
+    let (kind_tag, _) = prost::encoding::decode_key(&mut rest).unwrap();
+    let len = prost::encoding::decode_varint(&mut rest).unwrap() as usize;
+    let mut kind_content = rest[..len].to_vec();
+    encode_unknowns(in_kind, &mut kind_content);
+    // The event: unknown fields first, then the kind.
+    let mut event_content = Vec::new();
+    encode_unknowns(in_event, &mut event_content);
+    delimited_field(kind_tag, &kind_content, &mut event_content);
+    // The record: its envelope, unknown fields, the body.
+    let mut msg = record_to_pb(rec);
+    msg.body = None;
+    let mut bytes = msg.encode_to_vec();
+    encode_unknowns(in_record, &mut bytes);
+    delimited_field(20, &event_content, &mut bytes);
+    bytes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn fast_decode_equals_the_reference(rec in record()) {
+        let bytes = encode_record(&rec);
+        let fast = check_fast_agrees(&bytes)?;
+        // It answers alone for the records it is for, so the speed is not an accident.
+        match &rec.body {
+            RecordBody::Event(event) if decoded_fast(event) => prop_assert_eq!(fast, Some(event_only(&rec))),
+            RecordBody::Event(_) => prop_assert_eq!(fast, None),
+            RecordBody::Rejected { .. } => prop_assert_eq!(fast, Some(None)),
+        }
+    }
+
+    #[test]
+    fn fast_decode_skips_unknown_fields(
+        meta in meta(),
+        event in event(),
+        in_record in unknown_fields(22),
+        in_event in unknown_fields(18),
+        in_kind in unknown_fields(9),
+    ) {
+        let rec = Recorded { meta, body: RecordBody::Event(event.clone()) };
+        let bytes = encode_with_unknowns(&rec, &in_record, &in_event, &in_kind);
+        prop_assert_eq!(decode_event_only_reference(&bytes), Ok(event_only(&rec)));
+        let fast = check_fast_agrees(&bytes)?;
+        let groups = [&in_record, &in_event, &in_kind].iter().any(|f| f.iter().any(|(_, u)| matches!(u, Unknown::Group(_))));
+        if decoded_fast(&event) && !groups {
+            prop_assert_eq!(fast, Some(event_only(&rec)));
+        }
+    }
+
+    #[test]
+    fn fast_decode_agrees_on_damaged_records(
+        rec in record(),
+        at in any::<prop::sample::Index>(),
+        xor in 1u8..=255,
+        cut in any::<bool>(),
+    ) {
+        let mut bytes = encode_record(&rec);
+        let i = at.index(bytes.len());
+        if cut {
+            bytes.truncate(i);
+        } else {
+            bytes[i] ^= xor;
+        }
+        check_fast_agrees(&bytes)?;
+    }
+
+    #[test]
+    fn fast_decode_agrees_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        check_fast_agrees(&bytes)?;
+    }
+
+    /// Two records back to back are one protobuf message whose fields merge (scalars: last wins;
+    /// messages: merged field by field). The fast path must agree or leave it to the reference.
+    #[test]
+    fn fast_decode_agrees_on_merged_records(a in record(), b in record()) {
+        let mut bytes = encode_record(&a);
+        bytes.extend(encode_record(&b));
+        check_fast_agrees(&bytes)?;
+    }
+}
+
+#[test]
+fn fast_decode_reads_every_common_kind_and_leaves_the_rest() {
+    for (n, event) in samples::one_of_each_kind().into_iter().enumerate() {
+        let rec = samples::recorded(u32::try_from(n).unwrap(), event.clone());
+        let bytes = encode_record(&rec);
+        let expected = if decoded_fast(&event) { Some(event_only(&rec)) } else { None };
+        assert_eq!(decode_event_only_fast(&bytes), expected, "{}", event.name());
+        assert_eq!(decode_event_only(&bytes), Ok(event_only(&rec)));
+    }
+    let bytes = encode_record(&samples::recorded(1, samples::nursing_payment(1)));
+    assert!(matches!(decode_event_only_fast(&bytes), Some(Some(_))));
+    assert_eq!(decode_event_only_fast(&encode_record(&samples::rejected(3))), Some(None));
+}
+
+#[test]
+fn fast_decode_leaves_errors_to_the_reference() {
+    // A payment whose region is not six digits: the fast path declines, the reference names it.
+    let mut msg = valid_pb(samples::nursing_payment(1));
+    if let Some(pb::stored_record::Body::Event(pb::Event { kind: Some(pb::event::Kind::BenefitPaid(p)) })) =
+        &mut msg.body
+    {
+        p.region = 62;
+    }
+    let bytes = msg.encode_to_vec();
+    assert_eq!(decode_event_only_fast(&bytes), None);
+    assert_eq!(decode_event_only(&bytes), Err(DecodeError::BadRegion { field: "BenefitPaid.region", value: 62 }));
+    // A truncated payload is refused with prost's error, not a panic.
+    let whole = encode_record(&samples::recorded(1, samples::nursing_payment(1)));
+    for cut in 0..whole.len() {
+        let bytes = &whole[..cut];
+        assert_eq!(decode_event_only_fast(bytes), None, "cut at {cut}");
+        assert!(decode_event_only(bytes).is_err(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn fast_decode_leaves_repeated_fields_to_the_reference() {
+    // BenefitPaid.payment_id (field 1) written twice: protobuf keeps the last, but checks that
+    // each is UTF-8. The kind's content is rebuilt by hand around the repeated field.
+    let rec = samples::recorded(1, samples::nursing_payment(1));
+    let RecordBody::Event(event) = &rec.body else { unreachable!() };
+    let mut kind = Vec::new();
+    fundledger_wire::event_to_pb(event).kind.unwrap().encode(&mut kind);
+    let mut rest = &kind[..];
+    prost::encoding::decode_key(&mut rest).unwrap();
+    let len = prost::encoding::decode_varint(&mut rest).unwrap() as usize;
+    for first in [&b"\xff\xfe"[..], b"PAY-OLD"] {
+        let mut content = Vec::new();
+        delimited_field(1, first, &mut content);
+        content.extend_from_slice(&rest[..len]);
+        let mut event_content = Vec::new();
+        delimited_field(13, &content, &mut event_content);
+        let mut msg = record_to_pb(&rec);
+        msg.body = None;
+        let mut bytes = msg.encode_to_vec();
+        delimited_field(20, &event_content, &mut bytes);
+        assert_eq!(decode_event_only_fast(&bytes), None);
+        let expected = if first.is_ascii() { Ok(event_only(&rec)) } else { decode_event_only_reference(&bytes) };
+        assert!(first.is_ascii() || expected.is_err());
+        assert_eq!(decode_event_only(&bytes), expected);
     }
 }

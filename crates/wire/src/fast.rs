@@ -1,0 +1,458 @@
+//! The rebuild's fast decoder: reads a `StoredRecord` payload straight from its bytes into the
+//! domain's event, borrowing ids and texts from the payload instead of allocating a `String` for
+//! each, and skipping the envelope fields views never read.
+//!
+//! It is an accelerator, not a second definition of the format. It answers only for the shapes a
+//! writer of this contract produces (each message field at most once, no groups, the event kinds
+//! that carry no lists) and only when the answer is a valid event; for anything else (damage, an
+//! unusual but legal encoding such as a repeated message field that protobuf would merge, a rare
+//! event kind) it declines and [`crate::decode_event_only`] asks the prost reference decoder
+//! instead. So the two agree by construction on every input the fast path declines, and the
+//! property tests check that they agree where it answers. Unknown fields are skipped as protobuf
+//! skips them, so a newer writer's extra fields do not make it decline.
+//!
+//! The wire-level primitives ([`varint`], [`key`]) are written over a byte slice so they inline
+//! into the field loops; they accept exactly the varints and keys prost's `decode_varint` and
+//! `decode_key` accept, with the same values (checked against them in the tests below).
+
+use fundledger_domain::{Basis, BeneficiaryRef, Event, PaymentId, PlanId, TaxBatchRef};
+use prost::encoding::WireType;
+
+use crate::RecordedEvent;
+use crate::convert::{
+    benefit_type_from_pb, expenditure_category_from_pb, income_category_from_pb, legacy_fund_kind_from_pb, money,
+    nursing_level_from_pb, period, provincial_income_kind_from_pb, region, reversal_reason_from_pb, small,
+};
+
+/// `StoredRecord` field numbers the fast path reads.
+const RECORD_RECORDED_AT: u32 = 5;
+const RECORD_EFFECTIVE_PERIOD: u32 = 8;
+const RECORD_EVENT: u32 = 20;
+const RECORD_REJECTED: u32 = 21;
+
+/// What the fast path concluded: `None` means "not answered here, ask the reference decoder";
+/// `Some(None)` is a refusal record; `Some(Some(e))` an event.
+pub(crate) type Answer = Option<Option<RecordedEvent>>;
+
+/// Decodes one payload if it has a shape this path answers for (see the module doc).
+pub(crate) fn decode_event_only(bytes: &[u8]) -> Answer {
+    let mut buf = bytes;
+    let mut recorded_at_micros = 0i64;
+    let mut effective_period = 0u32;
+    let mut body: Option<Body<'_>> = None;
+    while !buf.is_empty() {
+        let (tag, wire_type) = key(&mut buf)?;
+        match (tag, wire_type) {
+            (RECORD_RECORDED_AT, WireType::Varint) => recorded_at_micros = varint(&mut buf)? as i64,
+            (RECORD_EFFECTIVE_PERIOD, WireType::Varint) => effective_period = varint(&mut buf)? as u32,
+            // A second body would be merged or replace the first: the reference decides.
+            (RECORD_EVENT, WireType::LengthDelimited) if body.is_none() => {
+                body = Some(Body::Event(delimited(&mut buf)?));
+            }
+            (RECORD_REJECTED, WireType::LengthDelimited) if body.is_none() => {
+                body = Some(Body::Rejected(delimited(&mut buf)?));
+            }
+            (RECORD_RECORDED_AT | RECORD_EFFECTIVE_PERIOD | RECORD_EVENT | RECORD_REJECTED, _) => return None,
+            _ => skip(&mut buf, wire_type)?,
+        }
+    }
+    match body? {
+        Body::Rejected(content) => {
+            // `CommandRejected` is read as a message of unknown fields: its structure must hold.
+            skip_all(content)?;
+            Some(None)
+        }
+        Body::Event(content) => Some(Some(RecordedEvent {
+            recorded_at_micros,
+            effective_period: period("", effective_period).ok()?,
+            event: event(content)?,
+        })),
+    }
+}
+
+enum Body<'a> {
+    Event(&'a [u8]),
+    Rejected(&'a [u8]),
+}
+
+/// `Event`: exactly one `kind`, of a kind this path reads.
+fn event(mut buf: &[u8]) -> Option<Event> {
+    let mut kind: Option<(u32, &[u8])> = None;
+    while !buf.is_empty() {
+        let (tag, wire_type) = key(&mut buf)?;
+        match (tag, wire_type) {
+            (1..=17, WireType::LengthDelimited) if kind.is_none() => kind = Some((tag, delimited(&mut buf)?)),
+            (1..=17, _) => return None,
+            _ => skip(&mut buf, wire_type)?,
+        }
+    }
+    let (tag, content) = kind?;
+    let f = Fields::read(content)?;
+    // Field numbers per message, as in events.proto; the field names given to the checks only
+    // matter in errors, and errors are the reference decoder's to report.
+    Some(match tag {
+        1 => Event::CollectionRecorded {
+            region: region("", f.u32(1)?).ok()?,
+            period: period("", f.u32(2)?).ok()?,
+            category: income_category_from_pb("", f.i32(3)?).ok()?,
+            amount: money("", f.i64(4)?).ok()?,
+            tax_batch: TaxBatchRef::parse(f.text(5)?).ok()?,
+        },
+        2 => Event::CollectionRefunded {
+            region: region("", f.u32(1)?).ok()?,
+            period: period("", f.u32(2)?).ok()?,
+            category: income_category_from_pb("", f.i32(3)?).ok()?,
+            tax_batch: TaxBatchRef::parse(f.text(4)?).ok()?,
+            amount: money("", f.i64(5)?).ok()?,
+        },
+        3 => Event::TransferRecorded {
+            region: region("", f.u32(1)?).ok()?,
+            period: period("", f.u32(2)?).ok()?,
+            amount: money("", f.i64(3)?).ok()?,
+        },
+        4 => Event::ProvincialIncomeRecorded {
+            kind: provincial_income_kind_from_pb("", f.i32(1)?).ok()?,
+            period: period("", f.u32(2)?).ok()?,
+            amount: money("", f.i64(3)?).ok()?,
+        },
+        5 => Event::LegacyReserveConsolidated {
+            region: region("", f.u32(1)?).ok()?,
+            kind: legacy_fund_kind_from_pb("", f.i32(2)?).ok()?,
+            period: period("", f.u32(3)?).ok()?,
+            amount: money("", f.i64(4)?).ok()?,
+        },
+        9 => Event::PlanApproved {
+            plan_id: PlanId::parse(f.text(1)?).ok()?,
+            region: region("", f.u32(2)?).ok()?,
+            period: period("", f.u32(3)?).ok()?,
+        },
+        11 => Event::PlanReviewed {
+            plan_id: PlanId::parse(f.text(1)?).ok()?,
+            region: region("", f.u32(2)?).ok()?,
+            period: period("", f.u32(3)?).ok()?,
+        },
+        12 => Event::FundsAllocated {
+            plan_id: PlanId::parse(f.text(1)?).ok()?,
+            region: region("", f.u32(2)?).ok()?,
+            period: period("", f.u32(3)?).ok()?,
+            tranche: f.u32(4)?,
+            amount: money("", f.i64(5)?).ok()?,
+        },
+        13 => Event::BenefitPaid {
+            payment_id: PaymentId::parse(f.text(1)?).ok()?,
+            region: region("", f.u32(2)?).ok()?,
+            period: period("", f.u32(3)?).ok()?,
+            benefit: benefit_type_from_pb("", f.i32(4)?).ok()?,
+            category: expenditure_category_from_pb("", f.i32(5)?).ok()?,
+            beneficiary: BeneficiaryRef::parse(f.text(6)?).ok()?,
+            amount: money("", f.i64(7)?).ok()?,
+            basis: match f.message(8)? {
+                None => None,
+                Some(content) => Some(basis(content)?),
+            },
+        },
+        14 => Event::PaymentReversed {
+            payment_id: PaymentId::parse(f.text(1)?).ok()?,
+            region: region("", f.u32(2)?).ok()?,
+            period: period("", f.u32(3)?).ok()?,
+            paid_period: period("", f.u32(4)?).ok()?,
+            benefit: benefit_type_from_pb("", f.i32(5)?).ok()?,
+            category: expenditure_category_from_pb("", f.i32(6)?).ok()?,
+            amount: money("", f.i64(7)?).ok()?,
+            reason: reversal_reason_from_pb("", f.i32(8)?).ok()?,
+        },
+        15 => Event::PeriodClosed { region: region("", f.u32(1)?).ok()?, period: period("", f.u32(2)?).ok()? },
+        // Budgets, plan submissions and rejections, rates and gap shares carry lists or free
+        // text and are rare: the reference decodes them.
+        _ => return None,
+    })
+}
+
+/// `Basis`: exactly one `kind`.
+fn basis(mut buf: &[u8]) -> Option<Basis> {
+    let mut kind: Option<(u32, u64, &[u8])> = None;
+    while !buf.is_empty() {
+        let (tag, wire_type) = key(&mut buf)?;
+        match (tag, wire_type) {
+            (3, WireType::Varint) if kind.is_none() => kind = Some((3, varint(&mut buf)?, &[])),
+            (1 | 2 | 4 | 5 | 6, WireType::LengthDelimited) if kind.is_none() => {
+                kind = Some((tag, 0, delimited(&mut buf)?));
+            }
+            (1..=6, _) => return None,
+            _ => skip(&mut buf, wire_type)?,
+        }
+    }
+    let (tag, level, content) = kind?;
+    Some(match tag {
+        3 => Basis::Nursing { level: nursing_level_from_pb("", level as i32).ok()? },
+        1 | 2 => {
+            let d = Fields::read(content)?;
+            let grade = small("", d.u32(1)?).ok()?;
+            let own_wage = money("", d.i64(2)?).ok()?;
+            if tag == 1 {
+                Basis::DisabilitySubsidy { grade, own_wage }
+            } else {
+                Basis::DisabilityAllowance { grade, own_wage }
+            }
+        }
+        4 | 5 => {
+            // `Empty`: nothing but (skipped) unknown fields.
+            skip_all(content)?;
+            if tag == 4 { Basis::Funeral } else { Basis::WorkDeath }
+        }
+        _ => {
+            let d = Fields::read(content)?;
+            Basis::DependantsPension {
+                deceased_wage: money("", d.i64(1)?).ok()?,
+                spouse: d.varint(2)? != 0,
+                other_dependants: small("", d.u32(3)?).ok()?,
+                orphans_or_lone_elders: small("", d.u32(4)?).ok()?,
+            }
+        }
+    })
+}
+
+/// Field numbers up to this are kept by [`Fields`]: every message the fast path reads numbers
+/// its fields within it. Higher numbers are unknown fields and skipped.
+const FIELDS_MAX: u32 = 8;
+
+/// The fields of one flat message: for each number up to [`FIELDS_MAX`], its last value and the
+/// wire types it came with. The accessor of a field's type declines when the reference decoder
+/// would refuse or merge: a wire type other than the field's, or a length-delimited field (a
+/// string or a message) written twice.
+struct Fields<'a> {
+    varints: [u64; FIELDS_MAX as usize + 1],
+    bytes: [&'a [u8]; FIELDS_MAX as usize + 1],
+    /// Bit `n`: field `n` came as a varint / length-delimited / length-delimited more than once /
+    /// with another wire type.
+    seen_varint: u16,
+    seen_bytes: u16,
+    seen_bytes_twice: u16,
+    seen_other: u16,
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn read(mut buf: &'a [u8]) -> Option<Fields<'a>> {
+        let mut f = Fields {
+            varints: [0; FIELDS_MAX as usize + 1],
+            bytes: [&[]; FIELDS_MAX as usize + 1],
+            seen_varint: 0,
+            seen_bytes: 0,
+            seen_bytes_twice: 0,
+            seen_other: 0,
+        };
+        while !buf.is_empty() {
+            let (tag, wire_type) = key(&mut buf)?;
+            let known = tag <= FIELDS_MAX;
+            let bit = if known { 1u16 << tag } else { 0 };
+            match wire_type {
+                WireType::Varint => {
+                    let v = varint(&mut buf)?;
+                    if known {
+                        f.varints[tag as usize] = v;
+                        f.seen_varint |= bit;
+                    }
+                }
+                WireType::LengthDelimited => {
+                    let v = delimited(&mut buf)?;
+                    if known {
+                        f.bytes[tag as usize] = v;
+                        f.seen_bytes_twice |= f.seen_bytes & bit;
+                        f.seen_bytes |= bit;
+                    }
+                }
+                other => {
+                    skip(&mut buf, other)?;
+                    f.seen_other |= bit;
+                }
+            }
+        }
+        Some(f)
+    }
+
+    /// A varint field's last value (0 when absent, as in proto3).
+    #[inline]
+    fn varint(&self, tag: u32) -> Option<u64> {
+        ((self.seen_bytes | self.seen_other) & (1 << tag) == 0).then_some(self.varints[tag as usize])
+    }
+
+    /// `uint32`, `int32` (enums) and `int64` take a varint's low bits, as protobuf does.
+    #[inline]
+    fn u32(&self, tag: u32) -> Option<u32> {
+        self.varint(tag).map(|v| v as u32)
+    }
+
+    #[inline]
+    fn i32(&self, tag: u32) -> Option<i32> {
+        self.varint(tag).map(|v| v as i32)
+    }
+
+    #[inline]
+    fn i64(&self, tag: u32) -> Option<i64> {
+        self.varint(tag).map(|v| v as i64)
+    }
+
+    /// A string field written at most once, as UTF-8 text ("" when absent).
+    #[inline]
+    fn text(&self, tag: u32) -> Option<&'a str> {
+        let bit = 1 << tag;
+        if (self.seen_varint | self.seen_other | self.seen_bytes_twice) & bit != 0 {
+            return None;
+        }
+        std::str::from_utf8(self.bytes[tag as usize]).ok()
+    }
+
+    /// A message field written at most once: its content, or `None` when absent.
+    #[inline]
+    fn message(&self, tag: u32) -> Option<Option<&'a [u8]>> {
+        let bit = 1 << tag;
+        if (self.seen_varint | self.seen_other | self.seen_bytes_twice) & bit != 0 {
+            return None;
+        }
+        Some((self.seen_bytes & bit != 0).then_some(self.bytes[tag as usize]))
+    }
+}
+
+/// A varint, as prost's `decode_varint` reads it: at most ten bytes, the tenth at most 1 (no
+/// value beyond 64 bits), over-long encodings of small values accepted.
+#[inline(always)]
+fn varint(buf: &mut &[u8]) -> Option<u64> {
+    let bytes = *buf;
+    let first = *bytes.first()?;
+    if first < 0x80 {
+        *buf = &bytes[1..];
+        return Some(u64::from(first));
+    }
+    let mut value = u64::from(first & 0x7f);
+    for i in 1..10 {
+        let b = *bytes.get(i)?;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            if i == 9 && b > 1 {
+                return None;
+            }
+            *buf = &bytes[i + 1..];
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A field key, as prost's `decode_key` reads it: a varint within 32 bits, a wire type 0-5 and
+/// a field number of at least 1.
+#[inline(always)]
+fn key(buf: &mut &[u8]) -> Option<(u32, WireType)> {
+    let key = varint(buf)?;
+    let key = u32::try_from(key).ok()?;
+    let wire_type = match key & 0x07 {
+        0 => WireType::Varint,
+        1 => WireType::SixtyFourBit,
+        2 => WireType::LengthDelimited,
+        3 => WireType::StartGroup,
+        4 => WireType::EndGroup,
+        5 => WireType::ThirtyTwoBit,
+        _ => return None,
+    };
+    let tag = key >> 3;
+    (tag >= 1).then_some((tag, wire_type))
+}
+
+/// A length-delimited value's bytes (the length checked against what is left).
+#[inline]
+fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = varint(buf)?;
+    let len = usize::try_from(len).ok().filter(|len| *len <= buf.len())?;
+    let (value, rest) = buf.split_at(len);
+    *buf = rest;
+    Some(value)
+}
+
+/// Skips one unknown field's value, as protobuf does. Groups (deprecated, never written by this
+/// contract) are left to the reference decoder, which also bounds their nesting.
+#[inline]
+fn skip(buf: &mut &[u8], wire_type: WireType) -> Option<()> {
+    let len = match wire_type {
+        WireType::Varint => {
+            varint(buf)?;
+            0
+        }
+        WireType::SixtyFourBit => 8,
+        WireType::ThirtyTwoBit => 4,
+        WireType::LengthDelimited => usize::try_from(varint(buf)?).ok()?,
+        WireType::StartGroup | WireType::EndGroup => return None,
+    };
+    *buf = buf.get(len..)?;
+    Some(())
+}
+
+/// Checks a message read only for its unknown fields (`Empty`, `CommandRejected` here).
+fn skip_all(mut buf: &[u8]) -> Option<()> {
+    while !buf.is_empty() {
+        let (_, wire_type) = key(&mut buf)?;
+        skip(&mut buf, wire_type)?;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Our varint and key readers against prost's on `bytes`: same value, same bytes consumed,
+    /// or both refusing.
+    fn same_as_prost(bytes: &[u8]) {
+        let (mut ours, mut theirs) = (bytes, bytes);
+        let expected = prost::encoding::decode_varint(&mut theirs).ok();
+        assert_eq!(varint(&mut ours), expected, "varint {bytes:02x?}");
+        if expected.is_some() {
+            assert_eq!(ours.len(), theirs.len(), "varint length {bytes:02x?}");
+        }
+        let (mut ours, mut theirs) = (bytes, bytes);
+        let expected = prost::encoding::decode_key(&mut theirs).ok();
+        assert_eq!(key(&mut ours), expected, "key {bytes:02x?}");
+        if expected.is_some() {
+            assert_eq!(ours.len(), theirs.len(), "key length {bytes:02x?}");
+        }
+    }
+
+    #[test]
+    fn varints_and_keys_read_as_prost_reads_them() {
+        let mut cases: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0x80], vec![0x80, 0], vec![0xff; 11], vec![0xff; 9]];
+        for last in [0u8, 1, 2, 0x7f, 0x80] {
+            let mut ten = vec![0xffu8; 9];
+            ten.push(last);
+            cases.push(ten.clone());
+            ten.push(0);
+            cases.push(ten);
+        }
+        for value in [0u64, 1, 7, 8, 127, 128, 300, u64::from(u32::MAX), u64::from(u32::MAX) + 1, u64::MAX] {
+            let mut buf = Vec::new();
+            prost::encoding::encode_varint(value, &mut buf);
+            for cut in 0..=buf.len() {
+                cases.push(buf[..cut].to_vec());
+            }
+            buf.push(0x42);
+            cases.push(buf);
+        }
+        // Every key byte pattern of one and two bytes: wire types 6 and 7, tag 0.
+        for a in 0..=255u8 {
+            cases.push(vec![a]);
+            for b in [0u8, 1, 0x7f, 0x80] {
+                cases.push(vec![a, b]);
+            }
+        }
+        // A pseudo-random sweep over longer inputs.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 12) as usize;
+            cases.push(x.to_le_bytes().iter().chain(&[0x81, 0x01, 0x00, 0xff]).take(len).copied().collect());
+        }
+        for case in cases {
+            same_as_prost(&case);
+        }
+    }
+}
