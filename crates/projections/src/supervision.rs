@@ -359,7 +359,15 @@ impl Supervision {
     }
 
     fn check_beneficiary(&mut self, meta: &EventMeta, region: RegionCode, period: Period, who: BeneficiaryRef) {
-        let seen = self.seen.entry(period).or_default().by_beneficiary.entry(who).or_insert(Seen {
+        if !self.seen.contains_key(&period) {
+            // A new period will likely see as many beneficiaries as the busiest open one: sized
+            // for them up front, its table is not rehashed a dozen times while it fills.
+            let expected = self.seen.values().map(|s| s.by_beneficiary.len()).max().unwrap_or(0);
+            let mut by_beneficiary = FastMap::default();
+            by_beneficiary.reserve(expected);
+            self.seen.insert(period, SeenPeriod { by_beneficiary });
+        }
+        let seen = self.seen.get_mut(&period).expect("inserted above").by_beneficiary.entry(who).or_insert(Seen {
             region,
             position: meta.position,
             multi: false,
