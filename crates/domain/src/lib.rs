@@ -27,12 +27,12 @@ pub use envelope::{Actor, RecordBody, RecordMeta, Recorded};
 pub use event::{Event, GapShare};
 pub use ids::{BeneficiaryRef, CommandId, IdError, PaymentId, PlanId, RegionCode, TaxBatchRef};
 pub use money::{Money, MoneyError};
+pub use payments::{KeyHasher, PaymentBook, PaymentRecord};
 pub use period::{Period, PeriodError};
 pub use policy::Policy;
 pub use rejection::{Reason, Rejection};
 pub use role::{Denied, Role, authorize, authorize_referenced};
 pub use standards::Basis;
-pub use payments::{PaymentBook, PaymentRecord};
 pub use state::{FundState, PlanStatus};
 
 #[cfg(feature = "testkit")]

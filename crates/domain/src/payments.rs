@@ -32,6 +32,46 @@ use crate::ids::{BeneficiaryRef, PaymentId, RegionCode};
 use crate::money::Money;
 use crate::period::Period;
 
+/// Hashes for the in-memory indexes, seeded at random per process.
+///
+/// Keys that are already fingerprints (SHA-256 of an id) or small packed numbers get a seeded
+/// folded multiply, a few cycles; text chosen by agencies (beneficiary refs) gets SipHash. Either
+/// way the bucket of a key cannot be predicted without the seed, so crafted ids cannot pile up.
+#[derive(Clone)]
+pub struct KeyHasher {
+    seed: [u64; 2],
+    text: RandomState,
+}
+
+impl Default for KeyHasher {
+    fn default() -> KeyHasher {
+        let text = RandomState::new();
+        KeyHasher { seed: [text.hash_one(0x5eed_u64), text.hash_one(0xfeed_u64) | 1], text }
+    }
+}
+
+impl KeyHasher {
+    /// A 128-bit fingerprint, as two halves.
+    pub fn fingerprint(&self, key: [u64; 2]) -> u64 {
+        folded_multiply(key[0] ^ self.seed[0], key[1] ^ self.seed[1])
+    }
+
+    /// A packed 64-bit key.
+    pub fn packed(&self, key: u64) -> u64 {
+        folded_multiply(key ^ self.seed[0], self.seed[1])
+    }
+
+    /// Text and other agency-chosen values.
+    pub fn text<T: std::hash::Hash>(&self, value: &T) -> u64 {
+        self.text.hash_one(value)
+    }
+}
+
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
 /// A recorded payment, as the rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PaymentRecord {
@@ -91,7 +131,7 @@ pub struct PaymentBook {
     beneficiary_index: HashTable<u32>,
     /// Periodic benefits paid and not fully reversed.
     periodic: HashTable<u64>,
-    hasher: RandomState,
+    hasher: KeyHasher,
 }
 
 impl PaymentBook {
@@ -113,12 +153,12 @@ impl PaymentBook {
     }
 
     fn find(&self, key: [u64; 2]) -> Option<u32> {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.fingerprint(key);
         self.by_key.find(hash, |&i| self.slot(i).key == key).copied()
     }
 
     fn beneficiary_number(&self, who: &BeneficiaryRef) -> Option<u32> {
-        let hash = self.hasher.hash_one(who);
+        let hash = self.hasher.text(who);
         self.beneficiary_index.find(hash, |&i| self.beneficiaries[i as usize] == *who).copied()
     }
 
@@ -130,8 +170,7 @@ impl PaymentBook {
         self.beneficiaries.push(who);
         let hasher = &self.hasher;
         let beneficiaries = &self.beneficiaries;
-        self.beneficiary_index
-            .insert_unique(hasher.hash_one(who), number, |&i| hasher.hash_one(beneficiaries[i as usize]));
+        self.beneficiary_index.insert_unique(hasher.text(&who), number, |&i| hasher.text(&beneficiaries[i as usize]));
         number
     }
 
@@ -170,22 +209,30 @@ impl PaymentBook {
             region: record.region.get(),
             period: period_code(record.period),
             benefit: record.benefit as u8,
-        });
-        true
+        })
     }
 
-    fn push_slot(&mut self, slot: Slot) {
+    /// Appends a slot and indexes it, in one probe of the table; `false` (and nothing changed)
+    /// if its key is already there.
+    fn push_slot(&mut self, slot: Slot) -> bool {
         let index = u32::try_from(self.len).expect("fewer than 2^32 payments");
+        let (hasher, chunks) = (&self.hasher, &self.chunks);
+        let at = |i: u32| &chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS];
+        let vacant = match self.by_key.entry(
+            hasher.fingerprint(slot.key),
+            |&i| at(i).key == slot.key,
+            |&i| hasher.fingerprint(at(i).key),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => return false,
+            hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
+        };
+        vacant.insert(index);
         if self.len == self.chunks.len() * CHUNK_SLOTS {
             self.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
         }
         self.chunks[self.len / CHUNK_SLOTS][self.len % CHUNK_SLOTS] = slot;
         self.len += 1;
-        let (hasher, chunks) = (&self.hasher, &self.chunks);
-        self.by_key.insert_unique(hasher.hash_one(slot.key), index, |&i| {
-            let i = i as usize;
-            hasher.hash_one(chunks[i / CHUNK_SLOTS][i % CHUNK_SLOTS].key)
-        });
+        true
     }
 
     /// Adds a reversal to a recorded payment and returns the payment after it.
@@ -198,23 +245,20 @@ impl PaymentBook {
     pub fn periodic_paid(&self, beneficiary: &BeneficiaryRef, benefit: BenefitType, period: Period) -> bool {
         let Some(number) = self.beneficiary_number(beneficiary) else { return false };
         let key = periodic_key(number, benefit, period);
-        self.periodic.find(self.hasher.hash_one(key), |&k| k == key).is_some()
+        self.periodic.find(self.hasher.packed(key), |&k| k == key).is_some()
     }
 
     pub fn mark_periodic(&mut self, beneficiary: BeneficiaryRef, benefit: BenefitType, period: Period) {
         let number = self.intern(beneficiary);
         let key = periodic_key(number, benefit, period);
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(key);
-        if self.periodic.find(hash, |&k| k == key).is_none() {
-            self.periodic.insert_unique(hash, key, |&k| hasher.hash_one(k));
-        }
+        self.periodic.entry(hasher.packed(key), |&k| k == key, |&k| hasher.packed(k)).or_insert(key);
     }
 
     pub fn unmark_periodic(&mut self, beneficiary: &BeneficiaryRef, benefit: BenefitType, period: Period) {
         let Some(number) = self.beneficiary_number(beneficiary) else { return };
         let key = periodic_key(number, benefit, period);
-        if let Ok(entry) = self.periodic.find_entry(self.hasher.hash_one(key), |&k| k == key) {
+        if let Ok(entry) = self.periodic.find_entry(self.hasher.packed(key), |&k| k == key) {
             entry.remove();
         }
     }
@@ -419,10 +463,9 @@ impl PaymentBook {
             {
                 return Err(format!("payment slot {} is not a valid payment", book.len));
             }
-            if book.find(slot.key).is_some() {
+            if !book.push_slot(slot) {
                 return Err(format!("payment slot {} repeats a payment id", book.len));
             }
-            book.push_slot(slot);
         }
         if !reversed.len().is_multiple_of(12) {
             return Err("reversal table is cut short".into());
@@ -451,11 +494,12 @@ impl PaymentBook {
                 return Err("periodic table holds an invalid entry".into());
             }
             let hasher = &book.hasher;
-            let hash = hasher.hash_one(key);
-            if book.periodic.find(hash, |&k| k == key).is_some() {
-                return Err("periodic table repeats an entry".into());
+            match book.periodic.entry(hasher.packed(key), |&k| k == key, |&k| hasher.packed(k)) {
+                hashbrown::hash_table::Entry::Occupied(_) => return Err("periodic table repeats an entry".into()),
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    vacant.insert(key);
+                }
             }
-            book.periodic.insert_unique(hash, key, |&k| hasher.hash_one(k));
         }
         Ok(book)
     }

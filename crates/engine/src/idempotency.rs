@@ -9,9 +9,8 @@
 //! string, re-indexed on load.
 
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 
-use fundledger_domain::{Command, CommandId};
+use fundledger_domain::{Command, CommandId, KeyHasher};
 use hashbrown::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -54,7 +53,7 @@ pub struct IdempotencyIndex {
     chunks: Vec<Box<[Slot]>>,
     len: usize,
     table: HashTable<u32>,
-    hasher: RandomState,
+    hasher: KeyHasher,
 }
 
 impl IdempotencyIndex {
@@ -68,7 +67,7 @@ impl IdempotencyIndex {
     }
 
     fn find(&self, key: [u64; 2]) -> Option<u32> {
-        self.table.find(self.hasher.hash_one(key), |&i| self.slot(i).key == key).copied()
+        self.table.find(self.hasher.fingerprint(key), |&i| self.slot(i).key == key).copied()
     }
 
     pub fn get(&self, key: u128) -> Option<Answer> {
@@ -78,26 +77,36 @@ impl IdempotencyIndex {
     pub fn insert(&mut self, key: u128, answer: Answer) {
         assert!(answer.first < 1 << POSITION_BITS, "position {} beyond the index's range", answer.first);
         assert!(answer.count < 1 << 16, "{} records for one command", answer.count);
-        debug_assert!(self.find(split(key)).is_none(), "a command id answered twice");
-        self.push(Slot {
+        let added = self.push(Slot {
             key: split(key),
             digest: answer.digest,
             packed: answer.first << 16 | u64::from(answer.count),
         });
+        debug_assert!(added, "a command id answered twice");
     }
 
-    fn push(&mut self, slot: Slot) {
+    /// Appends a slot and indexes it, in one probe of the table; `false` (and nothing changed)
+    /// if its key is already there.
+    fn push(&mut self, slot: Slot) -> bool {
         let index = u32::try_from(self.len).expect("fewer than 2^32 commands");
+        let (hasher, chunks) = (&self.hasher, &self.chunks);
+        let at = |i: u32| &chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS];
+        match self.table.entry(
+            hasher.fingerprint(slot.key),
+            |&i| at(i).key == slot.key,
+            |&i| hasher.fingerprint(at(i).key),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => return false,
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(index);
+            }
+        }
         if self.len == self.chunks.len() * CHUNK_SLOTS {
             self.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
         }
         self.chunks[self.len / CHUNK_SLOTS][self.len % CHUNK_SLOTS] = slot;
         self.len += 1;
-        let (hasher, chunks) = (&self.hasher, &self.chunks);
-        self.table.insert_unique(hasher.hash_one(slot.key), index, |&i| {
-            let i = i as usize;
-            hasher.hash_one(chunks[i / CHUNK_SLOTS][i % CHUNK_SLOTS].key)
-        });
+        true
     }
 
     pub fn len(&self) -> usize {
@@ -144,10 +153,9 @@ impl IdempotencyIndex {
             if slot.packed >> 16 == 0 || slot.packed & 0xffff == 0 {
                 return Err(format!("idempotency entry {} points nowhere", index.len));
             }
-            if index.find(slot.key).is_some() {
+            if !index.push(slot) {
                 return Err(format!("idempotency entry {} repeats a command id", index.len));
             }
-            index.push(slot);
         }
         Ok(index)
     }
