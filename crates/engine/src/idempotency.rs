@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use fundledger_domain::payments::build_table;
 use fundledger_domain::{Command, CommandId, KeyHasher};
 use hashbrown::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -140,7 +141,7 @@ impl IdempotencyIndex {
         let count = bytes.len() / SLOT_BYTES;
         let mut index = IdempotencyIndex::default();
         index.chunks.reserve_exact(count.div_ceil(CHUNK_SLOTS));
-        index.table.reserve(count, |_| unreachable!("reserved on an empty table"));
+        let mut hashes = Vec::with_capacity(count);
         for raw in bytes.chunks_exact(SLOT_BYTES) {
             let slot = Slot {
                 key: [
@@ -153,10 +154,17 @@ impl IdempotencyIndex {
             if slot.packed >> 16 == 0 || slot.packed & 0xffff == 0 {
                 return Err(format!("idempotency entry {} points nowhere", index.len));
             }
-            if !index.push(slot) {
-                return Err(format!("idempotency entry {} repeats a command id", index.len));
+            hashes.push((index.hasher.fingerprint(slot.key), index.len as u32));
+            if index.len == index.chunks.len() * CHUNK_SLOTS {
+                index.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
             }
+            index.chunks[index.len / CHUNK_SLOTS][index.len % CHUNK_SLOTS] = slot;
+            index.len += 1;
         }
+        let (hasher, chunks) = (&index.hasher, &index.chunks);
+        let key = |i: u32| chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS].key;
+        index.table = build_table(hashes, |&a, &b| key(a) == key(b), |&i| hasher.fingerprint(key(i)))
+            .map_err(|i| format!("idempotency entry {i} repeats a command id"))?;
         Ok(index)
     }
 }
