@@ -5,6 +5,11 @@
 //! an over-full queue answers `Overloaded` at once and never grows). One thread takes every
 //! queued job up to `batch_commands_max` commands, executes them as one batch with one append,
 //! and answers each caller through a one-shot channel.
+//!
+//! Answering is handed to a second thread, the responder: waking a caller costs a few
+//! microseconds of futex work, and with dozens of callers per batch that would otherwise keep the
+//! writer from taking the next batch. The responder answers a batch only after `execute` has made
+//! it durable and updated the views, and batches in the order they were written.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -223,6 +228,20 @@ fn writer_loop<L: EventLog>(
     let mut jobs: Vec<(usize, Reply)> = Vec::new();
     let mut submissions: Vec<Submission> = Vec::new();
     let mut shutting_down = false;
+    let (answers, answer_rx) = mpsc::channel::<(Vec<(usize, Reply)>, Vec<Result<Outcome, EngineError>>)>();
+    let responder = std::thread::Builder::new()
+        .name("fundledger-respond".into())
+        .spawn(move || {
+            for (jobs, results) in answer_rx {
+                let mut results = results.into_iter();
+                for (n, reply) in jobs {
+                    let mine: Vec<_> = results.by_ref().take(n).collect();
+                    // A caller that gave up waiting is no reason to stop.
+                    let _ = reply.send(mine);
+                }
+            }
+        })
+        .expect("spawn responder thread");
     while !shutting_down {
         let Ok(job) = rx.recv() else { break };
         let mut next = Some(job);
@@ -245,13 +264,17 @@ fn writer_loop<L: EventLog>(
         stats.record(submissions.len());
         queued.fetch_sub(submissions.len(), Ordering::SeqCst);
         submissions.clear();
-        let mut results = results.into_iter();
-        for (n, reply) in jobs.drain(..) {
-            let mine: Vec<_> = results.by_ref().take(n).collect();
-            // A caller that gave up waiting is no reason to stop.
-            let _ = reply.send(mine);
+        if let Err(mpsc::SendError((jobs, results))) = answers.send((std::mem::take(&mut jobs), results)) {
+            // The responder is gone (it never stops by itself): answer here rather than drop.
+            let mut results = results.into_iter();
+            for (n, reply) in jobs {
+                let _ = reply.send(results.by_ref().take(n).collect());
+            }
         }
     }
+    // Every written batch is answered before the core is handed back.
+    drop(answers);
+    let _ = responder.join();
     // Refuse whatever arrived after the shutdown request.
     while let Ok(job) = rx.try_recv() {
         if let Job::Commands(subs, reply) = job {
