@@ -3,7 +3,7 @@
 //!
 //! A provincial ledger records tens of millions of payments over a decade, and the decision
 //! state must hold every one of them, so this is the largest structure in memory. Each payment
-//! takes one 40-byte slot plus about 5-10 bytes of hash table:
+//! takes one 32-byte slot plus about 5-10 bytes of hash table:
 //!
 //! - **key**: the first 128 bits of SHA-256 of the payment id. Two different ids share a key with
 //!   probability about n²/2¹²⁹ (for a billion payments, ~10⁻²¹), and finding such a pair on
@@ -11,6 +11,9 @@
 //! - region, period, benefit type and amount, as plain integers;
 //! - the beneficiary as an index into an interning table (a beneficiary is paid many times);
 //! - the amount reversed so far lives in a side map, since few payments are ever reversed.
+//!
+//! Periodic benefits paid (beneficiary, benefit type, month) are bits in 64-month words, one
+//! word per beneficiary and benefit type for five years of a monthly pension.
 //!
 //! Slots live in fixed-size chunks, so growth never copies the book nor leaves a half-empty
 //! doubling behind. The hash tables store only slot numbers and are keyed with a per-process
@@ -131,18 +134,55 @@ pub struct PaymentRecord {
     pub reversed: Money,
 }
 
-/// Slots per chunk: 64 Ki slots of 40 bytes, 2.5 MiB.
+/// Slots per chunk: 64 Ki slots of 32 bytes, 2 MiB.
 const CHUNK_SLOTS: usize = 1 << 16;
 
-/// One payment, in 40 bytes.
+/// A payment's fields, unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Slot {
+struct Fields {
     key: [u64; 2],
     amount_fen: i64,
     beneficiary: u32,
     region: u32,
     period: u16,
     benefit: u8,
+}
+
+/// One payment, in 32 bytes: the key, then amount (47 bits: `MONEY_FEN_MAX` < 2⁴⁷) with the
+/// period (15 bits), then beneficiary number (32 bits), region code − 100000 (20 bits) and
+/// benefit type (5 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    key: [u64; 2],
+    amount_period: u64,
+    who_where: u64,
+}
+
+const AMOUNT_BITS: u32 = 47;
+const REGION_BASE: u32 = 100_000;
+
+impl Slot {
+    /// `None` if a field does not fit (never for valid money, regions, periods and benefits).
+    fn pack(f: Fields) -> Option<Slot> {
+        let amount = u64::try_from(f.amount_fen).ok().filter(|a| *a < 1 << AMOUNT_BITS)?;
+        let region = f.region.checked_sub(REGION_BASE).filter(|r| *r < 1 << 20)?;
+        (f.period < 1 << 15 && f.benefit < 1 << 5).then_some(Slot {
+            key: f.key,
+            amount_period: amount | u64::from(f.period) << AMOUNT_BITS,
+            who_where: u64::from(f.beneficiary) | u64::from(region) << 32 | u64::from(f.benefit) << 52,
+        })
+    }
+
+    fn fields(&self) -> Fields {
+        Fields {
+            key: self.key,
+            amount_fen: (self.amount_period & ((1 << AMOUNT_BITS) - 1)) as i64,
+            period: (self.amount_period >> AMOUNT_BITS) as u16,
+            beneficiary: self.who_where as u32,
+            region: ((self.who_where >> 32) & 0xf_ffff) as u32 + REGION_BASE,
+            benefit: (self.who_where >> 52) as u8,
+        }
+    }
 }
 
 const SLOT_WIRE_BYTES: usize = 16 + 8 + 4 + 4 + 2 + 1;
@@ -160,9 +200,11 @@ fn period_code(period: Period) -> u16 {
     u16::try_from(period.index()).expect("periods up to year 5461 fit 16 bits")
 }
 
-/// Packs a periodic-benefit key: (beneficiary, benefit type, period).
-fn periodic_key(beneficiary: u32, benefit: BenefitType, period: Period) -> u64 {
-    (u64::from(beneficiary) << 32) | (u64::from(benefit as u8) << 16) | u64::from(period_code(period))
+/// Where a periodic mark lives: the key of its 64-month word (beneficiary, benefit type, period
+/// index / 64) and the bit of its month in that word.
+fn periodic_word(beneficiary: u32, benefit: BenefitType, period: Period) -> (u64, u64) {
+    let code = u64::from(period_code(period));
+    ((u64::from(beneficiary) << 32) | (u64::from(benefit as u8) << 16) | (code / 64), 1 << (code % 64))
 }
 
 /// Every recorded payment and the periodic benefits already paid. See the module docs.
@@ -177,8 +219,9 @@ pub struct PaymentBook {
     /// Interned beneficiaries, in order of first payment.
     beneficiaries: Vec<BeneficiaryRef>,
     beneficiary_index: HashTable<u32>,
-    /// Periodic benefits paid and not fully reversed.
-    periodic: HashTable<u64>,
+    /// Periodic benefits paid and not fully reversed: per beneficiary and benefit type, one bit
+    /// per month in words of 64 months (a monthly pension over five years is one or two words).
+    periodic: HashTable<(u64, u64)>,
     hasher: KeyHasher,
 }
 
@@ -196,7 +239,7 @@ impl PaymentBook {
         &self.chunks[index / CHUNK_SLOTS][index % CHUNK_SLOTS]
     }
 
-    fn slots(&self) -> impl Iterator<Item = &Slot> {
+    fn slots(&self) -> impl Iterator<Item = &Slot> + '_ {
         self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
     }
 
@@ -223,14 +266,14 @@ impl PaymentBook {
     }
 
     fn record_at(&self, index: u32) -> PaymentRecord {
-        let slot = self.slot(index);
+        let f = self.slot(index).fields();
         let money = |fen: i64| Money::from_fen(fen).expect("amounts in the book were valid money");
         PaymentRecord {
-            region: RegionCode::new(slot.region).expect("regions in the book are valid"),
-            period: Period::from_index(u32::from(slot.period)).expect("periods in the book are valid"),
-            benefit: BenefitType::ALL[usize::from(slot.benefit)],
-            beneficiary: self.beneficiaries[slot.beneficiary as usize],
-            amount: money(slot.amount_fen),
+            region: RegionCode::new(f.region).expect("regions in the book are valid"),
+            period: Period::from_index(u32::from(f.period)).expect("periods in the book are valid"),
+            benefit: BenefitType::ALL[usize::from(f.benefit)],
+            beneficiary: self.beneficiaries[f.beneficiary as usize],
+            amount: money(f.amount_fen),
             reversed: money(self.reversed.get(&index).copied().unwrap_or(0)),
         }
     }
@@ -250,7 +293,7 @@ impl PaymentBook {
             return false;
         }
         let beneficiary = self.intern(record.beneficiary);
-        self.push_slot(Slot {
+        let slot = Slot::pack(Fields {
             key,
             amount_fen: record.amount.to_fen(),
             beneficiary,
@@ -258,6 +301,8 @@ impl PaymentBook {
             period: period_code(record.period),
             benefit: record.benefit as u8,
         })
+        .expect("a valid payment fits a slot");
+        self.push_slot(slot)
     }
 
     /// Appends a slot and indexes it, in one probe of the table; `false` (and nothing changed)
@@ -292,22 +337,26 @@ impl PaymentBook {
 
     pub fn periodic_paid(&self, beneficiary: &BeneficiaryRef, benefit: BenefitType, period: Period) -> bool {
         let Some(number) = self.beneficiary_number(beneficiary) else { return false };
-        let key = periodic_key(number, benefit, period);
-        self.periodic.find(self.hasher.packed(key), |&k| k == key).is_some()
+        let (word, bit) = periodic_word(number, benefit, period);
+        self.periodic.find(self.hasher.packed(word), |&(w, _)| w == word).is_some_and(|&(_, bits)| bits & bit != 0)
     }
 
     pub fn mark_periodic(&mut self, beneficiary: BeneficiaryRef, benefit: BenefitType, period: Period) {
         let number = self.intern(beneficiary);
-        let key = periodic_key(number, benefit, period);
+        let (word, bit) = periodic_word(number, benefit, period);
         let hasher = &self.hasher;
-        self.periodic.entry(hasher.packed(key), |&k| k == key, |&k| hasher.packed(k)).or_insert(key);
+        let entry = self.periodic.entry(hasher.packed(word), |&(w, _)| w == word, |&(w, _)| hasher.packed(w));
+        entry.or_insert((word, 0)).get_mut().1 |= bit;
     }
 
     pub fn unmark_periodic(&mut self, beneficiary: &BeneficiaryRef, benefit: BenefitType, period: Period) {
         let Some(number) = self.beneficiary_number(beneficiary) else { return };
-        let key = periodic_key(number, benefit, period);
-        if let Ok(entry) = self.periodic.find_entry(self.hasher.packed(key), |&k| k == key) {
-            entry.remove();
+        let (word, bit) = periodic_word(number, benefit, period);
+        if let Ok(mut entry) = self.periodic.find_entry(self.hasher.packed(word), |&(w, _)| w == word) {
+            entry.get_mut().1 &= !bit;
+            if entry.get().1 == 0 {
+                entry.remove();
+            }
         }
     }
 
@@ -318,11 +367,11 @@ impl PaymentBook {
             + self.reversed.capacity() * (1 + size_of::<(u32, i64)>())
             + self.beneficiaries.capacity() * size_of::<BeneficiaryRef>()
             + self.beneficiary_index.capacity() * (1 + size_of::<u32>())
-            + self.periodic.capacity() * (1 + size_of::<u64>())
+            + self.periodic.capacity() * (1 + size_of::<(u64, u64)>())
     }
 
-    fn sorted_periodic(&self) -> Vec<u64> {
-        let mut keys: Vec<u64> = self.periodic.iter().copied().collect();
+    fn sorted_periodic(&self) -> Vec<(u64, u64)> {
+        let mut keys: Vec<(u64, u64)> = self.periodic.iter().copied().collect();
         keys.sort_unstable();
         keys
     }
@@ -362,7 +411,7 @@ impl fmt::Debug for PaymentBook {
 impl Serialize for PaymentBook {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut slots = Vec::with_capacity(self.len * SLOT_WIRE_BYTES);
-        for slot in self.slots() {
+        for slot in self.slots().map(|s| s.fields()) {
             slots.extend_from_slice(&slot.key[0].to_le_bytes());
             slots.extend_from_slice(&slot.key[1].to_le_bytes());
             slots.extend_from_slice(&slot.amount_fen.to_le_bytes());
@@ -381,9 +430,10 @@ impl Serialize for PaymentBook {
             beneficiaries.push(who.as_str().len() as u8);
             beneficiaries.extend_from_slice(who.as_str().as_bytes());
         }
-        let mut periodic = Vec::with_capacity(self.periodic.len() * 8);
-        for key in self.sorted_periodic() {
-            periodic.extend_from_slice(&key.to_le_bytes());
+        let mut periodic = Vec::with_capacity(self.periodic.len() * 16);
+        for (word, bits) in self.sorted_periodic() {
+            periodic.extend_from_slice(&word.to_le_bytes());
+            periodic.extend_from_slice(&bits.to_le_bytes());
         }
         let mut s = serializer.serialize_struct("PaymentBook", 4)?;
         s.serialize_field("slots", &Bytes(&slots))?;
@@ -494,7 +544,7 @@ impl PaymentBook {
         for raw in slots.chunks_exact(SLOT_WIRE_BYTES) {
             let u64_at = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
             let u32_at = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
-            let slot = Slot {
+            let fields = Fields {
                 key: [u64_at(0), u64_at(8)],
                 amount_fen: u64_at(16) as i64,
                 beneficiary: u32_at(24),
@@ -502,15 +552,17 @@ impl PaymentBook {
                 period: u16::from_le_bytes([raw[32], raw[33]]),
                 benefit: raw[34],
             };
-            Money::from_fen(slot.amount_fen).map_err(|e| e.to_string())?;
-            if slot.amount_fen <= 0
-                || slot.beneficiary as usize >= book.beneficiaries.len()
-                || RegionCode::new(slot.region).is_none()
-                || Period::from_index(u32::from(slot.period)).is_none()
-                || usize::from(slot.benefit) >= BenefitType::ALL.len()
-            {
+            Money::from_fen(fields.amount_fen).map_err(|e| e.to_string())?;
+            let slot = Slot::pack(fields).filter(|_| {
+                fields.amount_fen > 0
+                    && (fields.beneficiary as usize) < book.beneficiaries.len()
+                    && RegionCode::new(fields.region).is_some()
+                    && Period::from_index(u32::from(fields.period)).is_some()
+                    && usize::from(fields.benefit) < BenefitType::ALL.len()
+            });
+            let Some(slot) = slot else {
                 return Err(format!("payment slot {} is not a valid payment", book.len));
-            }
+            };
             hashes.push((book.hasher.fingerprint(slot.key), book.len as u32));
             if book.len == book.chunks.len() * CHUNK_SLOTS {
                 book.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
@@ -528,30 +580,35 @@ impl PaymentBook {
         for raw in reversed.chunks_exact(12) {
             let index = u32::from_le_bytes(raw[..4].try_into().expect("4 bytes"));
             let fen = i64::from_le_bytes(raw[4..].try_into().expect("8 bytes"));
-            if index as usize >= book.len || fen <= 0 || fen > book.slot(index).amount_fen {
+            if index as usize >= book.len || fen <= 0 || fen > book.slot(index).fields().amount_fen {
                 return Err(format!("reversal of payment slot {index} is not valid"));
             }
             if book.reversed.insert(index, fen).is_some() {
                 return Err(format!("payment slot {index} is reversed twice in the table"));
             }
         }
-        if !periodic.len().is_multiple_of(8) {
+        if !periodic.len().is_multiple_of(16) {
             return Err("periodic table is cut short".into());
         }
-        let mut keys = Vec::with_capacity(periodic.len() / 8);
-        for raw in periodic.chunks_exact(8) {
-            let key = u64::from_le_bytes(raw.try_into().expect("8 bytes"));
-            let (number, benefit, period) = (key >> 32, (key >> 16) & 0xffff, key & 0xffff);
+        let mut words = Vec::with_capacity(periodic.len() / 16);
+        for raw in periodic.chunks_exact(16) {
+            let word = u64::from_le_bytes(raw[..8].try_into().expect("8 bytes"));
+            let bits = u64::from_le_bytes(raw[8..].try_into().expect("8 bytes"));
+            let (number, benefit, first) = (word >> 32, (word >> 16) & 0xffff, (word & 0xffff) * 64);
+            let months_valid = (0..64)
+                .filter(|b| bits & (1 << b) != 0)
+                .all(|b| u16::try_from(first + b).is_ok_and(|code| Period::from_index(u32::from(code)).is_some()));
             if number as usize >= book.beneficiaries.len()
                 || benefit as usize >= BenefitType::ALL.len()
-                || Period::from_index(period as u32).is_none()
+                || bits == 0
+                || !months_valid
             {
                 return Err("periodic table holds an invalid entry".into());
             }
-            keys.push((book.hasher.packed(key), key));
+            words.push((book.hasher.packed(word), (word, bits)));
         }
         let hasher = &book.hasher;
-        book.periodic = build_table(keys, |a, b| a == b, |&k| hasher.packed(k))
+        book.periodic = build_table(words, |a, b| a.0 == b.0, |&(w, _)| hasher.packed(w))
             .map_err(|_| "periodic table repeats an entry".to_string())?;
         Ok(book)
     }
@@ -574,6 +631,28 @@ mod tests {
 
     fn id(text: &str) -> PaymentId {
         PaymentId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn slots_are_32_bytes_and_pack_every_valid_field_exactly() {
+        assert_eq!(size_of::<Slot>(), 32);
+        let extremes = [
+            Fields { key: [1, 2], amount_fen: 1, beneficiary: 0, region: 100_000, period: 0, benefit: 0 },
+            Fields {
+                key: [u64::MAX, 0],
+                amount_fen: crate::money::MONEY_FEN_MAX,
+                beneficiary: u32::MAX,
+                region: 999_999,
+                period: period_code(Period::new(2199, 12).unwrap()),
+                benefit: (BenefitType::ALL.len() - 1) as u8,
+            },
+        ];
+        for f in extremes {
+            assert_eq!(Slot::pack(f).unwrap().fields(), f);
+        }
+        let too_big = Fields { amount_fen: 1 << 47, ..extremes[0] };
+        assert_eq!(Slot::pack(too_big), None);
+        assert_eq!(Slot::pack(Fields { amount_fen: -1, ..extremes[0] }), None);
     }
 
     #[test]
@@ -603,6 +682,21 @@ mod tests {
         assert!(!book.periodic_paid(&who, BenefitType::NursingAllowance, march));
         book.unmark_periodic(&who, pension, march);
         assert!(!book.periodic_paid(&who, pension, march));
+        assert_eq!(book.periodic.len(), 0, "an emptied word is removed");
+        // Ten years of a monthly pension span several 64-month words; each month stands alone.
+        let months: Vec<Period> = (0..120).map(|i| Period::from_index(march.index() + i).unwrap()).collect();
+        for (i, month) in months.iter().enumerate() {
+            if i % 7 != 3 {
+                book.mark_periodic(who, pension, *month);
+            }
+        }
+        book.unmark_periodic(&who, pension, months[10]);
+        for (i, month) in months.iter().enumerate() {
+            assert_eq!(book.periodic_paid(&who, pension, *month), i % 7 != 3 && i != 10, "month {i}");
+        }
+        let back: PaymentBook = postcard::from_bytes(&postcard::to_stdvec(&book).unwrap()).unwrap();
+        assert_eq!(back, book);
+        assert!(back.periodic_paid(&who, pension, months[11]) && !back.periodic_paid(&who, pension, months[10]));
     }
 
     #[test]

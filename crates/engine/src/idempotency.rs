@@ -1,12 +1,13 @@
 //! The idempotency index: which command ids the log already answers, and with what.
 //!
-//! Each entry is a 40-byte slot: a 128-bit key derived from the command id (SHA-256,
-//! truncated; a collision needs ~2^64 ids), a 128-bit digest of the command's payload, and the
-//! position (48 bits) and record count (16 bits) of the answer, plus about 5-10 bytes of hash
-//! table holding the slot's number. Slots live in fixed-size chunks, so the index grows without
-//! copying or a half-empty doubling. The outcome itself is read back from the log on a retry,
-//! which is rare, so the index stays small for a long history. In a snapshot it is one flat byte
-//! string, re-indexed on load.
+//! Each entry is a 32-byte slot: a 128-bit key derived from the command id (SHA-256,
+//! truncated; a collision needs ~2^64 ids), the first 64 bits of the SHA-256 of the command's
+//! payload (a retry with a *different* payload passes for the same command with probability
+//! 2^-64; the full digest stays on the record in the log), and the position (48 bits) and record
+//! count (16 bits) of the answer, plus about 5-10 bytes of hash table holding the slot's number.
+//! Slots live in fixed-size chunks, so the index grows without copying or a half-empty doubling.
+//! The outcome itself is read back from the log on a retry, which is rare, so the index stays
+//! small for a long history. In a snapshot it is one flat byte string, re-indexed on load.
 
 use std::fmt;
 
@@ -20,7 +21,7 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answer {
     /// Truncated SHA-256 of the command's canonical encoding.
-    pub digest: [u8; 16],
+    pub digest: [u8; 8],
     pub first: u64,
     pub count: u32,
 }
@@ -28,16 +29,16 @@ pub struct Answer {
 /// Positions up to 2^48 and up to 2^16 - 1 records per command fit a slot.
 const POSITION_BITS: u32 = 48;
 
-/// Slots per chunk (2.5 MiB).
+/// Slots per chunk (2 MiB).
 const CHUNK_SLOTS: usize = 1 << 16;
 
-const SLOT_BYTES: usize = 40;
+const SLOT_BYTES: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
     /// The key's two halves (a `u128` field would align the slot to 16 bytes, making it 48).
     key: [u64; 2],
-    digest: [u8; 16],
+    digest: [u8; 8],
     /// position << 16 | count
     packed: u64,
 }
@@ -148,8 +149,8 @@ impl IdempotencyIndex {
                     u64::from_le_bytes(raw[..8].try_into().expect("8 bytes")),
                     u64::from_le_bytes(raw[8..16].try_into().expect("8 bytes")),
                 ],
-                digest: raw[16..32].try_into().expect("16 bytes"),
-                packed: u64::from_le_bytes(raw[32..].try_into().expect("8 bytes")),
+                digest: raw[16..24].try_into().expect("8 bytes"),
+                packed: u64::from_le_bytes(raw[24..].try_into().expect("8 bytes")),
             };
             if slot.packed >> 16 == 0 || slot.packed & 0xffff == 0 {
                 return Err(format!("idempotency entry {} points nowhere", index.len));
@@ -235,8 +236,8 @@ pub fn command_digest(command: &Command) -> [u8; 32] {
 }
 
 /// The truncated digest the index keeps.
-pub fn short_digest(digest: &[u8; 32]) -> [u8; 16] {
-    digest[..16].try_into().expect("16 of 32 bytes")
+pub fn short_digest(digest: &[u8; 32]) -> [u8; 8] {
+    digest[..8].try_into().expect("8 of 32 bytes")
 }
 
 #[cfg(test)]
@@ -248,7 +249,7 @@ mod tests {
     }
 
     fn answer(i: u64) -> Answer {
-        Answer { digest: [i as u8; 16], first: 1 + 3 * i, count: 1 + (i % 3) as u32 }
+        Answer { digest: [i as u8; 8], first: 1 + 3 * i, count: 1 + (i % 3) as u32 }
     }
 
     #[test]
@@ -275,9 +276,9 @@ mod tests {
         index.insert(7, answer(1));
         let bytes = index.to_bytes();
         assert_eq!(IdempotencyIndex::from_bytes(&bytes).unwrap(), index);
-        assert!(IdempotencyIndex::from_bytes(&bytes[..39]).unwrap_err().contains("cut short"));
+        assert!(IdempotencyIndex::from_bytes(&bytes[..31]).unwrap_err().contains("cut short"));
         let twice = [bytes.clone(), bytes.clone()].concat();
         assert!(IdempotencyIndex::from_bytes(&twice).unwrap_err().contains("repeats"));
-        assert!(IdempotencyIndex::from_bytes(&[0; 40]).unwrap_err().contains("points nowhere"));
+        assert!(IdempotencyIndex::from_bytes(&[0; 32]).unwrap_err().contains("points nowhere"));
     }
 }
