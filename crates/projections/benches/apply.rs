@@ -241,6 +241,11 @@ fn main() {
         s.payments_indexed(),
         s.open_periods_tracked()
     );
+    println!(
+        "supervision positions: {} bytes ({:.2} per payment indexed)",
+        s.positions_memory_bytes(),
+        s.positions_memory_bytes() as f64 / s.payments_indexed().max(1) as f64
+    );
     let reconciled = views.two_lines().reconciliations().iter().all(|r| r.reconciled);
     println!(
         "reconciled: {reconciled}; latest payable months: {:?}",

@@ -16,9 +16,10 @@
 //!   period's end (the first day of the next month at 00:00 Beijing time, UTC+8).
 //!
 //! Memory stays bounded by the fund's shape, not its history, except for the payment position
-//! index (16 bytes per payment, one sorted run per region and period) and the signals themselves: one histogram
-//! per region and benefit type (1.5 KB each), beneficiaries seen per period only while some unit
-//! still has the period open.
+//! index (12 bytes per payment, one sorted run per region and period) and the signals themselves:
+//! one histogram per region and benefit type (1.5 KB each), beneficiaries seen per period (32
+//! bytes each, plus the text of refs longer than 16 bytes) only while some unit still has the
+//! period open.
 
 use std::collections::BTreeMap;
 
@@ -131,21 +132,69 @@ impl Histogram {
 /// run: while the region still has the period open the run is appended to and scanned (a few
 /// thousand entries at most); when the region closes the period no payment can join it any
 /// more, so it is sorted once and binary-searched from then on. Inserting is a push: no large
-/// hash table, no cache miss per payment. 16 bytes per payment (`positions_memory_bytes`).
-/// Two ids of one run with the same 64-bit fingerprint are not told apart: the lookup answers
-/// `None` rather than a wrong position.
+/// hash table, no cache miss per payment.
+///
+/// 12 bytes per payment (`positions_memory_bytes`): the fingerprint as two 32-bit halves and the
+/// position as a 32-bit offset from the run's first payment, in one `[u32; 3]` so that sorting
+/// orders by fingerprint then position. A payment more than `u32::MAX` positions after the run's
+/// first (a run left open across four billion records) goes to `wide` with its full position,
+/// so every position is kept exactly. Two ids of one run with the same 64-bit fingerprint are
+/// not told apart: the lookup answers `None` rather than a wrong position.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct PaymentRun {
-    entries: Vec<(u64, u64)>,
+    /// Position of the run's first payment; `entries` hold offsets from it.
+    base: u64,
+    /// `[fingerprint >> 32, fingerprint as u32, position − base]`.
+    entries: Vec<[u32; 3]>,
+    /// `(fingerprint, position)` of payments too far after `base` for a 32-bit offset.
+    wide: Vec<(u64, u64)>,
     sorted: bool,
 }
 
 impl PaymentRun {
+    fn push(&mut self, key: u64, position: u64) {
+        debug_assert!(!self.sorted, "payment in a period its region closed");
+        if self.entries.is_empty() && self.wide.is_empty() {
+            self.base = position;
+        }
+        match u32::try_from(position.wrapping_sub(self.base)) {
+            Ok(offset) if position >= self.base => self.entries.push([(key >> 32) as u32, key as u32, offset]),
+            _ => self.wide.push((key, position)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len() + self.wide.len()
+    }
+
+    /// Reopens a sealed run to add a payment: only tests build ambiguous runs this way.
+    #[cfg(test)]
+    fn push_unsealed(&mut self, key: u64, position: u64) {
+        self.sorted = false;
+        self.push(key, position);
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<[u32; 3]>()
+            + self.wide.capacity() * std::mem::size_of::<(u64, u64)>()
+    }
+
     fn get(&self, key: u64) -> Option<u64> {
         let mut hits = 0;
         let mut found = None;
-        let start = if self.sorted { self.entries.partition_point(|(k, _)| *k < key) } else { 0 };
-        for (k, p) in &self.entries[start..] {
+        let (hi, lo) = ((key >> 32) as u32, key as u32);
+        let start = if self.sorted { self.entries.partition_point(|e| (e[0], e[1]) < (hi, lo)) } else { 0 };
+        for e in &self.entries[start..] {
+            if e[0] == hi && e[1] == lo {
+                hits += 1;
+                found = Some(self.base + u64::from(e[2]));
+            } else if self.sorted {
+                break;
+            }
+        }
+        // Only for a run left open across four billion records.
+        let start = if self.sorted { self.wide.partition_point(|(k, _)| *k < key) } else { 0 };
+        for (k, p) in &self.wide[start..] {
             if *k == key {
                 hits += 1;
                 found = Some(*p);
@@ -160,6 +209,8 @@ impl PaymentRun {
         if !self.sorted {
             self.entries.sort_unstable();
             self.entries.shrink_to_fit();
+            self.wide.sort_unstable();
+            self.wide.shrink_to_fit();
             self.sorted = true;
         }
     }
@@ -217,13 +268,41 @@ pub struct LateCloseSignal {
     pub days_after_end: i64,
 }
 
+/// The first payment of a beneficiary in a period, 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Seen {
-    region: RegionCode,
     position: u64,
-    /// A multi-region signal exists for this beneficiary and period.
-    multi: bool,
+    region: RegionCode,
+    /// [`MULTI`] once a multi-region signal exists for this beneficiary and period; the low 31
+    /// bits are the ref's index in [`SeenPeriod::long_refs`] for a ref longer than 16 bytes.
+    tag: u32,
 }
+
+/// [`Seen::tag`]'s flag: the beneficiary was paid by several regions in the period.
+const MULTI: u32 = 1 << 31;
+
+impl Seen {
+    fn multi(&self) -> bool {
+        self.tag & MULTI != 0
+    }
+
+    fn long_index(&self) -> usize {
+        (self.tag & !MULTI) as usize
+    }
+}
+
+/// A beneficiary ref as two words. A ref of at most 16 bytes is its own bytes, zero-padded:
+/// refs are ASCII without NUL, so the key is exact. A longer ref is `(LONG_REF, fingerprint)`:
+/// no ASCII byte has its top bit set, so long keys never meet short ones, and a long key is
+/// checked against the ref text in [`SeenPeriod::long_refs`] so that two refs sharing a
+/// fingerprint are still told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct RefKey(u64, u64);
+
+/// [`RefKey`]'s first word for a ref longer than 16 bytes.
+const LONG_REF: u64 = 1 << 63;
+/// Refs up to this many bytes are their own [`RefKey`].
+const INLINE_REF_BYTES: usize = 16;
 
 /// The supervision view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,10 +323,76 @@ pub struct Supervision {
     late_closes: Vec<LateCloseSignal>,
 }
 
+/// Beneficiaries paid in one period: 32 bytes an entry (a 16-byte key and a [`Seen`]) rather
+/// than a 41-byte ref and its first payment, so the table stays in cache while it fills.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct SeenPeriod {
     #[serde(with = "sorted_map")]
-    by_beneficiary: FastMap<BeneficiaryRef, Seen>,
+    by_key: FastMap<RefKey, Seen>,
+    /// Refs longer than 16 bytes, in the order first paid; a long key's entry points here.
+    long_refs: Vec<BeneficiaryRef>,
+    /// Long refs whose fingerprint an earlier, different long ref of the period holds (in the
+    /// order first paid): kept apart exactly. Empty unless two refs' fingerprints collide.
+    colliding: Vec<(BeneficiaryRef, Seen)>,
+}
+
+impl SeenPeriod {
+    fn with_capacity(capacity: usize) -> SeenPeriod {
+        let mut by_key = FastMap::default();
+        by_key.reserve(capacity);
+        SeenPeriod { by_key, long_refs: Vec::new(), colliding: Vec::new() }
+    }
+
+    fn len(&self) -> usize {
+        self.by_key.len() + self.colliding.len()
+    }
+
+    /// The beneficiary's first payment in the period, recorded as `(region, position)` if this
+    /// is the first. `fingerprint` hashes refs longer than 16 bytes (a parameter so that tests
+    /// can force collisions).
+    fn first_payment(
+        &mut self,
+        who: &BeneficiaryRef,
+        region: RegionCode,
+        position: u64,
+        fingerprint: fn(&str) -> u64,
+    ) -> &mut Seen {
+        let fresh = Seen { position, region, tag: 0 };
+        let text = who.as_str().as_bytes();
+        if text.len() <= INLINE_REF_BYTES {
+            let mut bytes = [0u8; INLINE_REF_BYTES];
+            bytes[..text.len()].copy_from_slice(text);
+            let (a, b) = bytes.split_at(8);
+            let key = RefKey(
+                u64::from_le_bytes(a.try_into().expect("8 bytes")),
+                u64::from_le_bytes(b.try_into().expect("8 bytes")),
+            );
+            return self.by_key.entry(key).or_insert(fresh);
+        }
+        let key = RefKey(LONG_REF, fingerprint(who.as_str()));
+        let next = self.long_refs.len();
+        match self.by_key.entry(key) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let index = u32::try_from(next).ok().filter(|i| i & MULTI == 0).expect("under 2^31 refs a period");
+                self.long_refs.push(*who);
+                slot.insert(Seen { tag: index, ..fresh })
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => {
+                let seen = slot.into_mut();
+                if self.long_refs[seen.long_index()] == *who {
+                    return seen;
+                }
+                // Another ref with the same fingerprint: found or added by its text.
+                match self.colliding.iter().position(|(r, _)| r == who) {
+                    Some(i) => &mut self.colliding[i].1,
+                    None => {
+                        self.colliding.push((*who, fresh));
+                        &mut self.colliding.last_mut().expect("pushed").1
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Supervision {
@@ -274,9 +419,10 @@ impl Supervision {
     pub fn apply(&mut self, meta: &EventMeta, event: &Event) {
         match event {
             Event::BenefitPaid { payment_id, region, period, benefit, beneficiary, amount, .. } => {
-                let run = self.positions.entry((*region, *period)).or_default();
-                debug_assert!(!run.sorted, "payment in a period its region closed");
-                run.entries.push((fingerprint(payment_id.as_str()), meta.position));
+                self.positions
+                    .entry((*region, *period))
+                    .or_default()
+                    .push(fingerprint(payment_id.as_str()), meta.position);
                 self.check_outlier(meta, *payment_id, *region, *period, *benefit, *amount);
                 self.check_beneficiary(meta, *region, *period, *beneficiary);
             }
@@ -359,24 +505,32 @@ impl Supervision {
     }
 
     fn check_beneficiary(&mut self, meta: &EventMeta, region: RegionCode, period: Period, who: BeneficiaryRef) {
+        self.check_beneficiary_with(meta, region, period, who, fingerprint);
+    }
+
+    /// [`Supervision::check_beneficiary`] with the fingerprint of long refs as a parameter.
+    #[inline]
+    fn check_beneficiary_with(
+        &mut self,
+        meta: &EventMeta,
+        region: RegionCode,
+        period: Period,
+        who: BeneficiaryRef,
+        fingerprint: fn(&str) -> u64,
+    ) {
         if !self.seen.contains_key(&period) {
             // A new period will likely see as many beneficiaries as the busiest open one: sized
             // for them up front, its table is not rehashed a dozen times while it fills.
-            let expected = self.seen.values().map(|s| s.by_beneficiary.len()).max().unwrap_or(0);
-            let mut by_beneficiary = FastMap::default();
-            by_beneficiary.reserve(expected);
-            self.seen.insert(period, SeenPeriod { by_beneficiary });
+            let expected = self.seen.values().map(SeenPeriod::len).max().unwrap_or(0);
+            self.seen.insert(period, SeenPeriod::with_capacity(expected));
         }
-        let seen = self.seen.get_mut(&period).expect("inserted above").by_beneficiary.entry(who).or_insert(Seen {
-            region,
-            position: meta.position,
-            multi: false,
-        });
-        if seen.region == region && !seen.multi {
+        let seen =
+            self.seen.get_mut(&period).expect("inserted above").first_payment(&who, region, meta.position, fingerprint);
+        if seen.region == region && !seen.multi() {
             return;
         }
         let first = (seen.region, seen.position);
-        seen.multi = true;
+        seen.tag |= MULTI;
         let payments = self.multi_region.entry((who, period)).or_insert_with(|| vec![first]);
         if !payments.iter().any(|(r, _)| *r == region) {
             payments.push((region, meta.position));
@@ -408,13 +562,13 @@ impl Supervision {
 
     /// Payments indexed for reversal lookups.
     pub fn payments_indexed(&self) -> usize {
-        self.positions.values().map(|r| r.entries.len()).sum()
+        self.positions.values().map(PaymentRun::len).sum()
     }
 
-    /// Bytes held by the payment position index (16 per payment, plus unused capacity of the
+    /// Bytes held by the payment position index (12 per payment, plus unused capacity of the
     /// runs still open).
     pub fn positions_memory_bytes(&self) -> usize {
-        self.positions.values().map(|r| r.entries.capacity() * std::mem::size_of::<(u64, u64)>()).sum()
+        self.positions.values().map(PaymentRun::memory_bytes).sum()
     }
 
     /// The running histogram of a region and benefit type, if it has payments.
@@ -473,23 +627,190 @@ mod tests {
     fn payment_runs_find_entries_open_and_sealed() {
         let mut run = PaymentRun::default();
         for i in 0..5000u64 {
-            run.entries.push((fingerprint(&format!("P-{i}")), i + 1));
+            run.push(fingerprint(&format!("P-{i}")), 1_000 + 3 * i);
         }
         let check = |run: &PaymentRun| {
+            assert_eq!(run.len(), 5000);
             for i in (0..5000u64).step_by(97) {
-                assert_eq!(run.get(fingerprint(&format!("P-{i}"))), Some(i + 1));
+                assert_eq!(run.get(fingerprint(&format!("P-{i}"))), Some(1_000 + 3 * i));
             }
             assert_eq!(run.get(fingerprint("never")), None);
         };
         check(&run);
         run.seal();
         check(&run);
+        assert_eq!(run.memory_bytes(), 5000 * 12, "12 bytes a payment once sealed");
         // A shared key is ambiguous: no answer rather than a wrong one.
-        run.entries.push((fingerprint("P-3"), 999_999));
-        run.sorted = false;
+        run.push_unsealed(fingerprint("P-3"), 999_999);
         assert_eq!(run.get(fingerprint("P-3")), None);
         run.seal();
         assert_eq!(run.get(fingerprint("P-3")), None);
+    }
+
+    #[test]
+    fn payment_runs_keep_wide_offsets_exactly() {
+        let mut run = PaymentRun::default();
+        let base = 5u64;
+        let far = base + u64::from(u32::MAX);
+        let cases = [
+            (1u64, base),
+            (2, base + 1),
+            (3, far),     // the largest 32-bit offset
+            (4, far + 1), // one past it: kept whole
+            (5, u64::MAX / 2),
+            // Fingerprints that sort around the wide ones.
+            (u64::MAX, far + 2),
+            (0, far + 3),
+            (0x1_0000_0000, base + 7),
+        ];
+        for (key, position) in cases {
+            run.push(key, position);
+        }
+        assert_eq!(run.wide.len(), 4);
+        assert_eq!(run.len(), cases.len());
+        for sealed in [false, true] {
+            if sealed {
+                run.seal();
+            }
+            for (key, position) in cases {
+                assert_eq!(run.get(key), Some(position), "key {key:#x}, sealed {sealed}");
+            }
+            assert_eq!(run.get(6), None);
+        }
+        // A key shared by a narrow and a wide payment is ambiguous in both halves.
+        run.push_unsealed(2, far + 10);
+        run.push_unsealed(4, base + 2);
+        for sealed in [false, true] {
+            if sealed {
+                run.seal();
+            }
+            assert_eq!(run.get(2), None);
+            assert_eq!(run.get(4), None);
+            assert_eq!(run.get(1), Some(base));
+        }
+    }
+
+    fn weak(_: &str) -> u64 {
+        7
+    }
+
+    fn refs(texts: &[&str]) -> Vec<BeneficiaryRef> {
+        texts.iter().map(|t| BeneficiaryRef::parse(t).unwrap()).collect()
+    }
+
+    #[test]
+    fn seen_keys_short_refs_exactly_and_tells_colliding_long_refs_apart() {
+        let region = |n: u32| RegionCode::parse(&format!("6201{n:02}")).unwrap();
+        let all = refs(&[
+            "a",
+            "a.",
+            "B-620100-00042",
+            "B-620100-000420",   // 15 bytes
+            "B-620100-0004200",  // 16 bytes: the longest inline ref
+            "B-620100-00042000", // 17 bytes: long
+            "B-620100-00042001",
+            "p:0123456789abcdef0123456789abcdef",
+            "p:0123456789abcdef0123456789abcdeF",
+        ]);
+        for (fp, collide) in [(fingerprint as fn(&str) -> u64, false), (weak, true)] {
+            let mut period = SeenPeriod::default();
+            for (i, who) in all.iter().enumerate() {
+                let seen = period.first_payment(who, region(i as u32), 100 + i as u64, fp);
+                assert_eq!((seen.region, seen.position, seen.multi()), (region(i as u32), 100 + i as u64, false));
+            }
+            assert_eq!(period.len(), all.len());
+            assert_eq!(period.long_refs.len() + period.colliding.len(), 4);
+            if collide {
+                assert_eq!(period.colliding.len(), 3, "every long ref after the first collides");
+            }
+            // Later payments find each ref's own first payment, whatever the fingerprint.
+            for (i, who) in all.iter().enumerate().rev() {
+                let seen = period.first_payment(who, region(50), 900, fp);
+                assert_eq!((seen.region, seen.position), (region(i as u32), 100 + i as u64), "{who:?}");
+                seen.tag |= MULTI;
+            }
+            assert_eq!(period.len(), all.len());
+            for who in &all {
+                assert!(period.first_payment(who, region(50), 901, fp).multi(), "{who:?}");
+            }
+        }
+    }
+
+    /// Folds payments of the given refs and regions into a view with the given fingerprint of
+    /// long refs, and returns its multi-region signals.
+    fn multi_region_with(fp: fn(&str) -> u64, payments: &[(&str, u32)]) -> Vec<MultiRegionSignal> {
+        let mut view = Supervision::with_units(3);
+        let period = Period::new(2024, 1).unwrap();
+        for (i, (who, r)) in payments.iter().enumerate() {
+            let region = RegionCode::parse(&format!("6201{r:02}")).unwrap();
+            let meta = EventMeta { position: i as u64 + 1, recorded_at_micros: 0 };
+            view.check_beneficiary_with(&meta, region, period, BeneficiaryRef::parse(who).unwrap(), fp);
+        }
+        view.multi_region_beneficiaries()
+    }
+
+    #[test]
+    fn multi_region_signals_do_not_depend_on_the_fingerprint() {
+        let long = |n: u32| format!("ps:{n:032}");
+        let (l1, l2, l3) = (long(1), long(2), long(3));
+        let payments: Vec<(&str, u32)> = vec![
+            (&l1, 1),
+            (&l2, 2),
+            ("B-short", 1),
+            (&l2, 2),
+            (&l3, 3),
+            (&l1, 1), // same region again: nothing
+            ("B-short", 2),
+            (&l2, 1), // l2 now in two regions
+            (&l3, 3),
+            ("B-short", 3),
+            (&l2, 3),
+            (&l2, 1),
+        ];
+        let exact = multi_region_with(fingerprint, &payments);
+        assert_eq!(exact, multi_region_with(weak, &payments), "a shared fingerprint changes nothing");
+        let region = |n: u32| RegionCode::parse(&format!("6201{n:02}")).unwrap();
+        let period = Period::new(2024, 1).unwrap();
+        let signal = |who: &str, payments: Vec<(RegionCode, u64)>| MultiRegionSignal {
+            beneficiary: BeneficiaryRef::parse(who).unwrap(),
+            period,
+            payments,
+        };
+        assert_eq!(
+            exact,
+            vec![
+                signal("B-short", vec![(region(1), 3), (region(2), 7), (region(3), 10)]),
+                signal(&l2, vec![(region(2), 2), (region(1), 8), (region(3), 11)]),
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// Against a naive model (each ref's first payment per region, in order), with the real
+        /// fingerprint and with one that makes every long ref collide.
+        #[test]
+        fn multi_region_signals_match_a_naive_model(
+            payments in proptest::collection::vec((0usize..6, 1u32..4), 0..60)
+        ) {
+            let texts = ["B-1", "B-620100-0004200", "B-620100-00042000", "B-620100-00042001", "ps:a-long-pseudonym-0001", "ps:a-long-pseudonym-0002"];
+            let payments: Vec<(&str, u32)> = payments.iter().map(|(w, r)| (texts[*w], *r)).collect();
+            let period = Period::new(2024, 1).unwrap();
+            let mut model: BTreeMap<BeneficiaryRef, Vec<(RegionCode, u64)>> = BTreeMap::new();
+            for (i, (who, r)) in payments.iter().enumerate() {
+                let region = RegionCode::parse(&format!("6201{r:02}")).unwrap();
+                let firsts = model.entry(BeneficiaryRef::parse(who).unwrap()).or_default();
+                if !firsts.iter().any(|(seen, _)| *seen == region) {
+                    firsts.push((region, i as u64 + 1));
+                }
+            }
+            let expected: Vec<MultiRegionSignal> = model
+                .into_iter()
+                .filter(|(_, firsts)| firsts.len() > 1)
+                .map(|(beneficiary, payments)| MultiRegionSignal { beneficiary, period, payments })
+                .collect();
+            proptest::prop_assert_eq!(&multi_region_with(fingerprint, &payments), &expected);
+            proptest::prop_assert_eq!(&multi_region_with(weak, &payments), &expected);
+        }
     }
 
     #[test]

@@ -242,7 +242,8 @@ fn command(op: &Op, state: &FundState, names: &mut Names) -> Option<Command> {
                 region: region(r),
                 period: period(p),
                 benefit,
-                beneficiary: beneficiary(&format!("B-{who}")),
+                // Refs over 16 bytes take the supervision view's fingerprinted path.
+                beneficiary: beneficiary(&if who < 2 { format!("B-{who}") } else { format!("B-long-pseudonym-{who}") }),
                 amount: fen(amount),
                 basis: None,
             }
