@@ -145,6 +145,7 @@ struct PaymentRun {
     /// Position of the run's first payment; `entries` hold offsets from it.
     base: u64,
     /// `[fingerprint >> 32, fingerprint as u32, position − base]`.
+    #[serde(deserialize_with = "deserialize_exact")]
     entries: Vec<[u32; 3]>,
     /// `(fingerprint, position)` of payments too far after `base` for a 32-bit offset.
     wide: Vec<(u64, u64)>,
@@ -214,6 +215,14 @@ impl PaymentRun {
             self.sorted = true;
         }
     }
+}
+
+/// Reads a vector and gives back the capacity serde's cautious growth left unused (up to half of
+/// a large run), so a snapshot start-up holds no more than the live fold did.
+fn deserialize_exact<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<[u32; 3]>, D::Error> {
+    let mut entries = Vec::<[u32; 3]>::deserialize(deserializer)?;
+    entries.shrink_to_fit();
+    Ok(entries)
 }
 
 /// A payment reversal.
