@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fundledger_domain::{
-    Command, Context, FundState, Period, Policy, RecordBody, RecordMeta, Recorded, Rejection, authorize_referenced,
-    decide,
+    Command, CommandId, Context, FundState, Period, Policy, RecordBody, RecordMeta, Recorded, Rejection,
+    authorize_referenced, decide,
 };
 use fundledger_projections::{EventMeta, Views};
 use fundledger_store::{AppendBatch, EventLog, Head, RecordBatch, StoreError, block_on};
 
 use crate::clock::{Clock, IdSource};
-use crate::idempotency::{Answer, IdempotencyIndex, command_digest, command_key, short_digest};
+use crate::idempotency::{Answer, IdempotencyIndex, command_digest, command_key};
 use crate::outcome::{EngineError, Outcome, Submission, TRACE_ID_BYTES_MAX};
 use crate::shared::Shared;
 use crate::snapshot::{SnapshotBody, Snapshotter};
@@ -190,7 +190,7 @@ impl<L: EventLog> Core<L> {
         }
         let ctx = Context { policy: &self.policy };
         let mut pending: Vec<Pending> = Vec::with_capacity(submissions.len());
-        let mut in_batch: HashMap<u128, ([u8; 32], usize)> = HashMap::new();
+        let mut in_batch: HashMap<CommandId, ([u8; 32], usize)> = HashMap::new();
         self.records.clear();
         let mut now = self.clock.now_micros().max(self.last_time_micros);
         for sub in submissions {
@@ -206,16 +206,11 @@ impl<L: EventLog> Core<L> {
                 continue;
             }
             let digest = command_digest(&sub.command);
-            let key = command_key(&sub.command_id);
-            if let Some(answer) = self.idempotency.get(key) {
-                let result = if answer.digest == short_digest(&digest) {
-                    self.replay_outcome(answer)
-                } else {
-                    Err(EngineError::CommandIdReused { command_id: sub.command_id })
-                };
+            if let Some(result) = self.earlier_answer(&sub.command_id, &digest) {
                 pending.push(Pending::Done(result));
                 continue;
             }
+            let key = sub.command_id;
             if let Some((earlier_digest, index)) = in_batch.get(&key) {
                 pending.push(if *earlier_digest == digest {
                     Pending::SameAs(*index)
@@ -301,11 +296,7 @@ impl<L: EventLog> Core<L> {
             let outcome = match p {
                 Pending::New { first, count, rejection } => {
                     let start = first_position + *first as u64;
-                    let answer = Answer {
-                        digest: short_digest(&self.records[*first].meta.command_digest),
-                        first: start,
-                        count: *count as u32,
-                    };
+                    let answer = Answer { first: start, count: *count as u32 };
                     self.idempotency.insert(command_key(&sub.command_id), answer);
                     Some(match rejection {
                         None => Outcome::Accepted {
@@ -381,26 +372,54 @@ impl<L: EventLog> Core<L> {
         });
     }
 
-    /// Rebuilds the outcome of an already answered command from its records in the log.
-    fn replay_outcome(&self, answer: Answer) -> Result<Outcome, EngineError> {
+    /// The outcome of an earlier command with this id, if the log holds one: the original outcome
+    /// if the payload is the same, `CommandIdReused` if not. The index only locates candidates
+    /// (its keys are 64-bit), so each is confirmed against the command id on its first record.
+    fn earlier_answer(&self, command_id: &CommandId, digest: &[u8; 32]) -> Option<Result<Outcome, EngineError>> {
+        for answer in self.idempotency.candidates(command_key(command_id)) {
+            let recorded = match self.answer_records(answer) {
+                Ok(recorded) => recorded,
+                Err(err) => return Some(Err(err)),
+            };
+            if recorded[0].meta.command_id != *command_id {
+                continue; // another command id with the same 64-bit key
+            }
+            if recorded[0].meta.command_digest != *digest {
+                return Some(Err(EngineError::CommandIdReused { command_id: *command_id }));
+            }
+            return Some(Ok(Self::replayed_outcome(answer, recorded)));
+        }
+        None
+    }
+
+    /// The records of an answer, read back from the log (never empty).
+    fn answer_records(&self, answer: Answer) -> Result<Vec<Recorded>, EngineError> {
         let mut recorded = Vec::with_capacity(answer.count as usize);
         replay(&*self.log, answer.first, answer.first + u64::from(answer.count) - 1, |_, _, r| {
             recorded.push(r);
             Ok(())
         })?;
-        let first = recorded.first().ok_or(EngineError::Decode {
-            position: answer.first,
-            message: "the answer's records are missing".into(),
-        })?;
+        if recorded.is_empty() {
+            return Err(EngineError::Decode {
+                position: answer.first,
+                message: "the answer's records are missing".into(),
+            });
+        }
+        Ok(recorded)
+    }
+
+    /// Rebuilds the outcome of an already answered command from its records.
+    fn replayed_outcome(answer: Answer, recorded: Vec<Recorded>) -> Outcome {
+        let first = &recorded[0];
         let command_id = first.meta.command_id;
         match &first.body {
-            RecordBody::Rejected { reason, message, .. } => Ok(Outcome::Rejected {
+            RecordBody::Rejected { reason, message, .. } => Outcome::Rejected {
                 command_id,
                 rejection: Rejection::new(*reason, message.clone()),
                 position: answer.first,
                 replayed: true,
-            }),
-            RecordBody::Event(_) => Ok(Outcome::Accepted {
+            },
+            RecordBody::Event(_) => Outcome::Accepted {
                 command_id,
                 positions: answer.first..=answer.first + u64::from(answer.count) - 1,
                 events: recorded
@@ -411,7 +430,7 @@ impl<L: EventLog> Core<L> {
                     })
                     .collect(),
                 replayed: true,
-            }),
+            },
         }
     }
 
@@ -500,10 +519,7 @@ fn record_meta(
 /// Adds a record to the idempotency index if it is the first of its command.
 fn index_record(index: &mut IdempotencyIndex, position: u64, meta: &RecordMeta) {
     if meta.index_in_command == 0 {
-        index.insert(
-            command_key(&meta.command_id),
-            Answer { digest: short_digest(&meta.command_digest), first: position, count: meta.records_in_command },
-        );
+        index.insert(command_key(&meta.command_id), Answer { first: position, count: meta.records_in_command });
     }
 }
 
@@ -578,6 +594,53 @@ pub fn replay<L: EventLog + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{HashIds, ManualClock};
+    use fundledger_domain::testkit::{collect, lanzhou, m, p};
+    use fundledger_domain::{Actor, RegionCode};
+    use fundledger_store::MemoryLog;
+
+    fn submission(id: &str, command: Command) -> Submission {
+        Submission::new(CommandId::parse(id).unwrap(), Actor::system(), command)
+    }
+
+    fn accepted_positions(result: &Result<Outcome, EngineError>) -> (std::ops::RangeInclusive<u64>, bool) {
+        match result {
+            Ok(Outcome::Accepted { positions, replayed, .. }) => (positions.clone(), *replayed),
+            other => panic!("expected an accepted outcome, got {other:?}"),
+        }
+    }
+
+    /// Two command ids whose 64-bit index keys collide (forced here by filing one id's answer
+    /// under the other's key) are told apart by the command id on the log's record.
+    #[test]
+    fn command_ids_sharing_an_index_key_are_told_apart_by_the_log() {
+        let log = Arc::new(MemoryLog::new("CN-620000-work-injury").unwrap());
+        let (mut core, _) = Core::open(
+            log,
+            Arc::new(Policy::gansu()),
+            CoreOptions::default(),
+            Box::new(ManualClock::new(1_717_200_000_000_000)),
+            Box::new(HashIds::new(b"test")),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let a = submission("A", collect(lanzhou(), p("2024-03"), m("10.00"), "TB-A"));
+        let b = submission("B", collect(lanzhou(), p("2024-03"), m("20.00"), "TB-B"));
+        let first_a = core.execute(std::slice::from_ref(&a)).remove(0);
+        assert_eq!(accepted_positions(&first_a), (1..=1, false));
+        // B's key now also leads to A's answer, as a real collision would.
+        core.idempotency.insert(command_key(&b.command_id), Answer { first: 1, count: 1 });
+        let first_b = core.execute(std::slice::from_ref(&b)).remove(0);
+        assert_eq!(accepted_positions(&first_b), (2..=2, false), "B is new, not a replay of A");
+        assert_eq!(core.state().untransferred(RegionCode::new(620100).unwrap(), p("2024-03")), m("30.00"));
+        // Retries of both find their own answers.
+        assert_eq!(accepted_positions(&core.execute(std::slice::from_ref(&b)).remove(0)), (2..=2, true));
+        assert_eq!(accepted_positions(&core.execute(std::slice::from_ref(&a)).remove(0)), (1..=1, true));
+        // The same id with another payload is refused even when its key leads elsewhere first.
+        let b_changed = submission("B", collect(lanzhou(), p("2024-03"), m("21.00"), "TB-B"));
+        assert!(matches!(core.execute(&[b_changed]).remove(0), Err(EngineError::CommandIdReused { .. })));
+        assert_eq!(core.head().position, 2, "retries and refusals append nothing");
+    }
 
     #[test]
     fn period_of_micros_is_the_utc_month() {

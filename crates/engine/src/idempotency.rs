@@ -1,13 +1,14 @@
-//! The idempotency index: which command ids the log already answers, and with what.
+//! The idempotency index: where in the log the answer to each command id is.
 //!
-//! Each entry is a 32-byte slot: a 128-bit key derived from the command id (SHA-256,
-//! truncated; a collision needs ~2^64 ids), the first 64 bits of the SHA-256 of the command's
-//! payload (a retry with a *different* payload passes for the same command with probability
-//! 2^-64; the full digest stays on the record in the log), and the position (48 bits) and record
-//! count (16 bits) of the answer, plus about 5-10 bytes of hash table holding the slot's number.
-//! Slots live in fixed-size chunks, so the index grows without copying or a half-empty doubling.
-//! The outcome itself is read back from the log on a retry, which is rare, so the index stays
-//! small for a long history. In a snapshot it is one flat byte string, re-indexed on load.
+//! Each entry is a 16-byte slot: a 64-bit key taken from the SHA-256 of the command id, and the
+//! position (48 bits) and record count (16 bits) of the answer, plus about 5-10 bytes of hash
+//! table holding the slot's number. The key only *locates* candidates: two command ids may share
+//! one (for a billion ids, about a 3% chance that some pair does), so every hit is confirmed
+//! against the log, whose first record of the answer carries the exact command id and the full
+//! SHA-256 of the command's payload. Hits are retries, which are rare, so the read costs nothing
+//! in practice, and the index stays at ~24 bytes per command over a long history. Slots live in
+//! fixed-size chunks, so the index grows without copying or a half-empty doubling. In a snapshot
+//! it is one flat byte string, re-indexed on load.
 
 use std::fmt;
 
@@ -17,11 +18,9 @@ use hashbrown::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-/// Where the answer to a command id lives in the log.
+/// Where the answer to a command id may live in the log (to be confirmed there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answer {
-    /// Truncated SHA-256 of the command's canonical encoding.
-    pub digest: [u8; 8],
     pub first: u64,
     pub count: u32,
 }
@@ -29,27 +28,25 @@ pub struct Answer {
 /// Positions up to 2^48 and up to 2^16 - 1 records per command fit a slot.
 const POSITION_BITS: u32 = 48;
 
-/// Slots per chunk (2 MiB).
+/// Slots per chunk (1 MiB).
 const CHUNK_SLOTS: usize = 1 << 16;
 
-const SLOT_BYTES: usize = 32;
+const SLOT_BYTES: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
-    /// The key's two halves (a `u128` field would align the slot to 16 bytes, making it 48).
-    key: [u64; 2],
-    digest: [u8; 8],
+    key: u64,
     /// position << 16 | count
     packed: u64,
 }
 
 impl Slot {
     fn answer(&self) -> Answer {
-        Answer { digest: self.digest, first: self.packed >> 16, count: (self.packed & 0xffff) as u32 }
+        Answer { first: self.packed >> 16, count: (self.packed & 0xffff) as u32 }
     }
 }
 
-/// Command id key → answer.
+/// Command id key → answers (usually none or one).
 #[derive(Clone, Default)]
 pub struct IdempotencyIndex {
     chunks: Vec<Box<[Slot]>>,
@@ -68,47 +65,33 @@ impl IdempotencyIndex {
         self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
     }
 
-    fn find(&self, key: [u64; 2]) -> Option<u32> {
-        self.table.find(self.hasher.fingerprint(key), |&i| self.slot(i).key == key).copied()
+    /// Every answer filed under `key`, oldest first; each must be confirmed against the log.
+    pub fn candidates(&self, key: u64) -> Vec<Answer> {
+        let mut found: Vec<u32> =
+            self.table.iter_hash(self.hasher.packed(key)).copied().filter(|&i| self.slot(i).key == key).collect();
+        found.sort_unstable();
+        found.into_iter().map(|i| self.slot(i).answer()).collect()
     }
 
-    pub fn get(&self, key: u128) -> Option<Answer> {
-        self.find(split(key)).map(|i| self.slot(i).answer())
-    }
-
-    pub fn insert(&mut self, key: u128, answer: Answer) {
+    /// Files an answer under `key` (which may already hold answers of other command ids).
+    pub fn insert(&mut self, key: u64, answer: Answer) {
         assert!(answer.first < 1 << POSITION_BITS, "position {} beyond the index's range", answer.first);
         assert!(answer.count < 1 << 16, "{} records for one command", answer.count);
-        let added = self.push(Slot {
-            key: split(key),
-            digest: answer.digest,
-            packed: answer.first << 16 | u64::from(answer.count),
-        });
-        debug_assert!(added, "a command id answered twice");
+        assert!(answer.first > 0 && answer.count > 0, "an answer is at least one record of the log");
+        self.push(Slot { key, packed: answer.first << 16 | u64::from(answer.count) });
     }
 
-    /// Appends a slot and indexes it, in one probe of the table; `false` (and nothing changed)
-    /// if its key is already there.
-    fn push(&mut self, slot: Slot) -> bool {
+    fn push(&mut self, slot: Slot) {
         let index = u32::try_from(self.len).expect("fewer than 2^32 commands");
-        let (hasher, chunks) = (&self.hasher, &self.chunks);
-        let at = |i: u32| &chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS];
-        match self.table.entry(
-            hasher.fingerprint(slot.key),
-            |&i| at(i).key == slot.key,
-            |&i| hasher.fingerprint(at(i).key),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(_) => return false,
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                vacant.insert(index);
-            }
-        }
         if self.len == self.chunks.len() * CHUNK_SLOTS {
             self.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
         }
         self.chunks[self.len / CHUNK_SLOTS][self.len % CHUNK_SLOTS] = slot;
         self.len += 1;
-        true
+        let (hasher, chunks) = (&self.hasher, &self.chunks);
+        self.table.insert_unique(hasher.packed(slot.key), index, |&i| {
+            hasher.packed(chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS].key)
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -127,9 +110,7 @@ impl IdempotencyIndex {
     fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len * SLOT_BYTES);
         for slot in self.slots() {
-            out.extend_from_slice(&slot.key[0].to_le_bytes());
-            out.extend_from_slice(&slot.key[1].to_le_bytes());
-            out.extend_from_slice(&slot.digest);
+            out.extend_from_slice(&slot.key.to_le_bytes());
             out.extend_from_slice(&slot.packed.to_le_bytes());
         }
         out
@@ -145,17 +126,13 @@ impl IdempotencyIndex {
         let mut hashes = Vec::with_capacity(count);
         for raw in bytes.chunks_exact(SLOT_BYTES) {
             let slot = Slot {
-                key: [
-                    u64::from_le_bytes(raw[..8].try_into().expect("8 bytes")),
-                    u64::from_le_bytes(raw[8..16].try_into().expect("8 bytes")),
-                ],
-                digest: raw[16..24].try_into().expect("8 bytes"),
-                packed: u64::from_le_bytes(raw[24..].try_into().expect("8 bytes")),
+                key: u64::from_le_bytes(raw[..8].try_into().expect("8 bytes")),
+                packed: u64::from_le_bytes(raw[8..].try_into().expect("8 bytes")),
             };
             if slot.packed >> 16 == 0 || slot.packed & 0xffff == 0 {
                 return Err(format!("idempotency entry {} points nowhere", index.len));
             }
-            hashes.push((index.hasher.fingerprint(slot.key), index.len as u32));
+            hashes.push((index.hasher.packed(slot.key), index.len as u32));
             if index.len == index.chunks.len() * CHUNK_SLOTS {
                 index.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
             }
@@ -164,14 +141,11 @@ impl IdempotencyIndex {
         }
         let (hasher, chunks) = (&index.hasher, &index.chunks);
         let key = |i: u32| chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS].key;
-        index.table = build_table(hashes, |&a, &b| key(a) == key(b), |&i| hasher.fingerprint(key(i)))
-            .map_err(|i| format!("idempotency entry {i} repeats a command id"))?;
+        // Keys may repeat (different command ids), so no two entries are "the same" here.
+        index.table = build_table(hashes, |_, _| false, |&i| hasher.packed(key(i)))
+            .unwrap_or_else(|_| unreachable!("entries never compare equal"));
         Ok(index)
     }
-}
-
-fn split(key: u128) -> [u64; 2] {
-    [key as u64, (key >> 64) as u64]
 }
 
 impl PartialEq for IdempotencyIndex {
@@ -222,10 +196,10 @@ impl<'de> Deserialize<'de> for IdempotencyIndex {
     }
 }
 
-/// The index key of a command id.
-pub fn command_key(command_id: &CommandId) -> u128 {
+/// The index key of a command id: the first 64 bits of its SHA-256.
+pub fn command_key(command_id: &CommandId) -> u64 {
     let digest = Sha256::digest(command_id.as_str().as_bytes());
-    u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 /// SHA-256 of the command's canonical encoding (its JSON with fields in declaration order, which
@@ -235,21 +209,16 @@ pub fn command_digest(command: &Command) -> [u8; 32] {
     Sha256::digest(&bytes).into()
 }
 
-/// The truncated digest the index keeps.
-pub fn short_digest(digest: &[u8; 32]) -> [u8; 8] {
-    digest[..8].try_into().expect("8 of 32 bytes")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn key(i: u64) -> u128 {
-        u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+    fn key(i: u64) -> u64 {
+        i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     fn answer(i: u64) -> Answer {
-        Answer { digest: [i as u8; 8], first: 1 + 3 * i, count: 1 + (i % 3) as u32 }
+        Answer { first: 1 + 3 * i, count: 1 + (i % 3) as u32 }
     }
 
     #[test]
@@ -262,12 +231,26 @@ mod tests {
         assert_eq!(index.len(), n as usize);
         assert_eq!(size_of::<Slot>(), SLOT_BYTES);
         for i in [0, 1, CHUNK_SLOTS as u64, n - 1] {
-            assert_eq!(index.get(key(i)), Some(answer(i)));
+            assert_eq!(index.candidates(key(i)), vec![answer(i)]);
         }
-        assert_eq!(index.get(12345), None);
+        assert_eq!(index.candidates(12345), vec![]);
         let back: IdempotencyIndex = postcard::from_bytes(&postcard::to_stdvec(&index).unwrap()).unwrap();
         assert_eq!(back, index);
-        assert_eq!(back.get(key(n - 1)), Some(answer(n - 1)));
+        assert_eq!(back.candidates(key(n - 1)), vec![answer(n - 1)]);
+    }
+
+    #[test]
+    fn a_shared_key_keeps_every_answer_in_order_across_a_snapshot() {
+        let mut index = IdempotencyIndex::default();
+        index.insert(7, answer(5));
+        index.insert(8, answer(6));
+        index.insert(7, answer(9));
+        index.insert(7, answer(2));
+        let expected = vec![answer(5), answer(9), answer(2)];
+        assert_eq!(index.candidates(7), expected, "oldest first");
+        let back = IdempotencyIndex::from_bytes(&index.to_bytes()).unwrap();
+        assert_eq!(back.candidates(7), expected);
+        assert_eq!(back.candidates(8), vec![answer(6)]);
     }
 
     #[test]
@@ -276,9 +259,7 @@ mod tests {
         index.insert(7, answer(1));
         let bytes = index.to_bytes();
         assert_eq!(IdempotencyIndex::from_bytes(&bytes).unwrap(), index);
-        assert!(IdempotencyIndex::from_bytes(&bytes[..31]).unwrap_err().contains("cut short"));
-        let twice = [bytes.clone(), bytes.clone()].concat();
-        assert!(IdempotencyIndex::from_bytes(&twice).unwrap_err().contains("repeats"));
-        assert!(IdempotencyIndex::from_bytes(&[0; 32]).unwrap_err().contains("points nowhere"));
+        assert!(IdempotencyIndex::from_bytes(&bytes[..15]).unwrap_err().contains("cut short"));
+        assert!(IdempotencyIndex::from_bytes(&[0; 16]).unwrap_err().contains("points nowhere"));
     }
 }
