@@ -7,7 +7,8 @@
 //!
 //! - **key**: the first 128 bits of SHA-256 of the payment id. Two different ids share a key with
 //!   probability about n²/2¹²⁹ (for a billion payments, ~10⁻²¹), and finding such a pair on
-//!   purpose costs ~2⁶⁴ SHA-256 evaluations; the idempotency index relies on the same argument.
+//!   purpose costs ~2⁶⁴ SHA-256 evaluations. (The engine's idempotency index can do with 64-bit
+//!   keys because it confirms every hit against the log; the decision state has no such check.)
 //! - region, period, benefit type and amount, as plain integers;
 //! - the beneficiary as an index into an interning table (a beneficiary is paid many times);
 //! - the amount reversed so far lives in a side map, since few payments are ever reversed.
