@@ -4,6 +4,7 @@
 
 pub mod category;
 pub mod command;
+pub mod compact;
 pub mod decide;
 pub mod envelope;
 pub mod event;
@@ -27,7 +28,7 @@ pub use envelope::{Actor, RecordBody, RecordMeta, Recorded};
 pub use event::{Event, GapShare};
 pub use ids::{BeneficiaryRef, CommandId, IdError, PaymentId, PlanId, RegionCode, TaxBatchRef};
 pub use money::{Money, MoneyError};
-pub use payments::{KeyHasher, PaymentBook, PaymentRecord};
+pub use payments::{PaymentBook, PaymentRecord};
 pub use period::{Period, PeriodError};
 pub use policy::Policy;
 pub use rejection::{Reason, Rejection};

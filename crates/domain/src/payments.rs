@@ -23,7 +23,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -32,97 +31,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::category::BenefitType;
+use crate::compact::{ByteBuf, Bytes, Chunked, KeyHasher, build_table};
 use crate::ids::{BeneficiaryRef, PaymentId, RegionCode};
 use crate::money::Money;
 use crate::period::Period;
-
-/// Hashes for the in-memory indexes, seeded at random per process.
-///
-/// Keys that are already fingerprints (SHA-256 of an id) or small packed numbers get a seeded
-/// folded multiply, a few cycles; text chosen by agencies (beneficiary refs) gets SipHash. Either
-/// way the bucket of a key cannot be predicted without the seed, so crafted ids cannot pile up.
-#[derive(Clone)]
-pub struct KeyHasher {
-    seed: [u64; 2],
-    text: RandomState,
-}
-
-impl Default for KeyHasher {
-    fn default() -> KeyHasher {
-        let text = RandomState::new();
-        KeyHasher { seed: [text.hash_one(0x5eed_u64), text.hash_one(0xfeed_u64) | 1], text }
-    }
-}
-
-impl KeyHasher {
-    /// A 128-bit fingerprint, as two halves.
-    pub fn fingerprint(&self, key: [u64; 2]) -> u64 {
-        folded_multiply(key[0] ^ self.seed[0], key[1] ^ self.seed[1])
-    }
-
-    /// A packed 64-bit key.
-    pub fn packed(&self, key: u64) -> u64 {
-        folded_multiply(key ^ self.seed[0], self.seed[1])
-    }
-
-    /// Text and other agency-chosen values.
-    pub fn text<T: std::hash::Hash>(&self, value: &T) -> u64 {
-        self.text.hash_one(value)
-    }
-}
-
-fn folded_multiply(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b);
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-/// Builds a hash table from `(hash, value)` pairs, inserting them in the order of their home
-/// buckets, so that loading millions of entries walks the table front to back instead of missing
-/// the cache on every insert (~10x faster at ten million entries). `same` tells equal values
-/// apart (it is called only when the stored hash bits match); `rehash` is never called, as the
-/// table is sized up front. `Err(value)` is a value equal to one inserted before it.
-pub fn build_table<T: Copy>(
-    mut entries: Vec<(u64, T)>,
-    same: impl Fn(&T, &T) -> bool,
-    rehash: impl Fn(&T) -> u64,
-) -> Result<HashTable<T>, T> {
-    let mut table = HashTable::with_capacity(entries.len());
-    // hashbrown's buckets are a power of two, 7/8 of which are usable; the home bucket of a hash
-    // is its low bits.
-    let buckets = (table.capacity() * 8 / 7).next_power_of_two().max(1) as u64;
-    let bits = buckets.trailing_zeros();
-    // Within a group of 16 buckets (one control word) the order does not matter.
-    let mut shift = 4.min(bits);
-    let mut scratch = entries.clone();
-    while shift < bits {
-        let digit = |hash: u64| ((hash >> shift) & 0xff) as usize;
-        let mut starts = [0usize; 256];
-        for (hash, _) in &entries {
-            starts[digit(*hash)] += 1;
-        }
-        let mut sum = 0;
-        for start in &mut starts {
-            (*start, sum) = (sum, sum + *start);
-        }
-        for entry in &entries {
-            let d = digit(entry.0);
-            scratch[starts[d]] = *entry;
-            starts[d] += 1;
-        }
-        std::mem::swap(&mut entries, &mut scratch);
-        shift += 8;
-    }
-    drop(scratch);
-    for (hash, value) in entries {
-        match table.entry(hash, |v| same(v, &value), &rehash) {
-            hashbrown::hash_table::Entry::Occupied(_) => return Err(value),
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                vacant.insert(value);
-            }
-        }
-    }
-    Ok(table)
-}
 
 /// A recorded payment, as the rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,9 +46,6 @@ pub struct PaymentRecord {
     pub amount: Money,
     pub reversed: Money,
 }
-
-/// Slots per chunk: 64 Ki slots of 32 bytes, 2 MiB.
-const CHUNK_SLOTS: usize = 1 << 16;
 
 /// A payment's fields, unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,8 +120,8 @@ fn periodic_word(beneficiary: u32, benefit: BenefitType, period: Period) -> (u64
 /// Every recorded payment and the periodic benefits already paid. See the module docs.
 #[derive(Clone, Default)]
 pub struct PaymentBook {
-    chunks: Vec<Box<[Slot]>>,
-    len: usize,
+    /// 64 Ki slots of 32 bytes (2 MiB) per chunk.
+    slots: Chunked<Slot>,
     /// Slot numbers, hashed by key.
     by_key: HashTable<u32>,
     /// Amounts reversed so far, by slot number; only payments with a reversal appear.
@@ -228,20 +137,15 @@ pub struct PaymentBook {
 
 impl PaymentBook {
     pub fn len(&self) -> usize {
-        self.len
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.slots.is_empty()
     }
 
     fn slot(&self, index: u32) -> &Slot {
-        let index = index as usize;
-        &self.chunks[index / CHUNK_SLOTS][index % CHUNK_SLOTS]
-    }
-
-    fn slots(&self) -> impl Iterator<Item = &Slot> + '_ {
-        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
+        self.slots.get(index)
     }
 
     fn find(&self, key: [u64; 2]) -> Option<u32> {
@@ -303,30 +207,15 @@ impl PaymentBook {
             benefit: record.benefit as u8,
         })
         .expect("a valid payment fits a slot");
-        self.push_slot(slot)
+        self.push_slot(slot);
+        true
     }
 
-    /// Appends a slot and indexes it, in one probe of the table; `false` (and nothing changed)
-    /// if its key is already there.
-    fn push_slot(&mut self, slot: Slot) -> bool {
-        let index = u32::try_from(self.len).expect("fewer than 2^32 payments");
-        let (hasher, chunks) = (&self.hasher, &self.chunks);
-        let at = |i: u32| &chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS];
-        let vacant = match self.by_key.entry(
-            hasher.fingerprint(slot.key),
-            |&i| at(i).key == slot.key,
-            |&i| hasher.fingerprint(at(i).key),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(_) => return false,
-            hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
-        };
-        vacant.insert(index);
-        if self.len == self.chunks.len() * CHUNK_SLOTS {
-            self.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
-        }
-        self.chunks[self.len / CHUNK_SLOTS][self.len % CHUNK_SLOTS] = slot;
-        self.len += 1;
-        true
+    /// Appends a slot whose key is not in the book yet, and indexes it.
+    fn push_slot(&mut self, slot: Slot) {
+        let index = self.slots.push(slot);
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.by_key.insert_unique(hasher.fingerprint(slot.key), index, |&i| hasher.fingerprint(slots.get(i).key));
     }
 
     /// Adds a reversal to a recorded payment and returns the payment after it.
@@ -363,7 +252,7 @@ impl PaymentBook {
 
     /// Approximate heap bytes held, for the memory report.
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.len() * CHUNK_SLOTS * size_of::<Slot>()
+        self.slots.heap_bytes()
             + self.by_key.capacity() * (1 + size_of::<u32>())
             + self.reversed.capacity() * (1 + size_of::<(u32, i64)>())
             + self.beneficiaries.capacity() * size_of::<BeneficiaryRef>()
@@ -386,8 +275,7 @@ impl PaymentBook {
 
 impl PartialEq for PaymentBook {
     fn eq(&self, other: &PaymentBook) -> bool {
-        self.len == other.len
-            && self.slots().eq(other.slots())
+        self.slots == other.slots
             && self.beneficiaries == other.beneficiaries
             && self.sorted_reversed() == other.sorted_reversed()
             && self.sorted_periodic() == other.sorted_periodic()
@@ -399,7 +287,7 @@ impl Eq for PaymentBook {}
 impl fmt::Debug for PaymentBook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PaymentBook")
-            .field("payments", &self.len)
+            .field("payments", &self.len())
             .field("reversed", &self.reversed.len())
             .field("beneficiaries", &self.beneficiaries.len())
             .field("periodic", &self.periodic.len())
@@ -411,8 +299,8 @@ impl fmt::Debug for PaymentBook {
 
 impl Serialize for PaymentBook {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut slots = Vec::with_capacity(self.len * SLOT_WIRE_BYTES);
-        for slot in self.slots().map(|s| s.fields()) {
+        let mut slots = Vec::with_capacity(self.len() * SLOT_WIRE_BYTES);
+        for slot in self.slots.iter().map(|s| s.fields()) {
             slots.extend_from_slice(&slot.key[0].to_le_bytes());
             slots.extend_from_slice(&slot.key[1].to_le_bytes());
             slots.extend_from_slice(&slot.amount_fen.to_le_bytes());
@@ -442,44 +330,6 @@ impl Serialize for PaymentBook {
         s.serialize_field("beneficiaries", &Bytes(&beneficiaries))?;
         s.serialize_field("periodic", &Bytes(&periodic))?;
         s.end()
-    }
-}
-
-/// Serializes a byte string as bytes (not as a sequence of numbers).
-struct Bytes<'a>(&'a [u8]);
-
-impl Serialize for Bytes<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
-    }
-}
-
-/// A byte string read back, borrowed where the format allows.
-struct ByteBuf(Vec<u8>);
-
-impl<'de> Deserialize<'de> for ByteBuf {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ByteBuf, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ByteBuf;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a byte string")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v.to_vec()))
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
-                let mut out = Vec::new();
-                while let Some(b) = seq.next_element::<u8>()? {
-                    out.push(b);
-                }
-                Ok(ByteBuf(out))
-            }
-        }
-        deserializer.deserialize_bytes(V)
     }
 }
 
@@ -540,7 +390,7 @@ impl PaymentBook {
             return Err("payment slots are cut short".into());
         }
         let count = slots.len() / SLOT_WIRE_BYTES;
-        book.chunks.reserve_exact(count.div_ceil(CHUNK_SLOTS));
+        book.slots.reserve(count);
         let mut hashes = Vec::with_capacity(count);
         for raw in slots.chunks_exact(SLOT_WIRE_BYTES) {
             let u64_at = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
@@ -562,17 +412,12 @@ impl PaymentBook {
                     && usize::from(fields.benefit) < BenefitType::ALL.len()
             });
             let Some(slot) = slot else {
-                return Err(format!("payment slot {} is not a valid payment", book.len));
+                return Err(format!("payment slot {} is not a valid payment", book.len()));
             };
-            hashes.push((book.hasher.fingerprint(slot.key), book.len as u32));
-            if book.len == book.chunks.len() * CHUNK_SLOTS {
-                book.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
-            }
-            book.chunks[book.len / CHUNK_SLOTS][book.len % CHUNK_SLOTS] = slot;
-            book.len += 1;
+            hashes.push((book.hasher.fingerprint(slot.key), book.slots.push(slot)));
         }
-        let (hasher, chunks) = (&book.hasher, &book.chunks);
-        let key = |i: u32| chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS].key;
+        let (hasher, slots) = (&book.hasher, &book.slots);
+        let key = |i: u32| slots.get(i).key;
         book.by_key = build_table(hashes, |&a, &b| key(a) == key(b), |&i| hasher.fingerprint(key(i)))
             .map_err(|i| format!("payment slot {i} repeats a payment id"))?;
         if !reversed.len().is_multiple_of(12) {
@@ -581,7 +426,7 @@ impl PaymentBook {
         for raw in reversed.chunks_exact(12) {
             let index = u32::from_le_bytes(raw[..4].try_into().expect("4 bytes"));
             let fen = i64::from_le_bytes(raw[4..].try_into().expect("8 bytes"));
-            if index as usize >= book.len || fen <= 0 || fen > book.slot(index).fields().amount_fen {
+            if index as usize >= book.len() || fen <= 0 || fen > book.slot(index).fields().amount_fen {
                 return Err(format!("reversal of payment slot {index} is not valid"));
             }
             if book.reversed.insert(index, fen).is_some() {
@@ -703,7 +548,7 @@ mod tests {
     #[test]
     fn many_payments_span_chunks_and_survive_the_snapshot_form() {
         let mut book = PaymentBook::default();
-        for i in 0..(CHUNK_SLOTS as i64 + 500) {
+        for i in 0..(crate::compact::CHUNK_SLOTS as i64 + 500) {
             assert!(book.insert(&id(&format!("pay-{i}")), &record(&format!("b-{}", i % 97), 100 + i)));
         }
         book.add_reversal(&id("pay-66000"), Money::from_fen(7).unwrap()).expect("recorded");
@@ -719,21 +564,6 @@ mod tests {
         assert_eq!(back.get(&id("pay-66000")).unwrap().reversed, Money::from_fen(7).unwrap());
         let json = serde_json::to_string(&book).unwrap();
         assert_eq!(serde_json::from_str::<PaymentBook>(&json).unwrap(), book);
-    }
-
-    #[test]
-    fn tables_built_in_bucket_order_find_everything_and_catch_repeats() {
-        let hasher = KeyHasher::default();
-        for n in [0u64, 1, 7, 100, 5000] {
-            let entries: Vec<(u64, u64)> = (0..n).map(|k| (hasher.packed(k * 3), k * 3)).collect();
-            let table = build_table(entries, |a, b| a == b, |&k| hasher.packed(k)).unwrap();
-            assert_eq!(table.len() as u64, n);
-            for k in 0..n * 3 {
-                assert_eq!(table.find(hasher.packed(k), |&v| v == k).is_some(), k % 3 == 0, "{k} of {n}");
-            }
-        }
-        let repeated = vec![(hasher.packed(1), 1u64), (hasher.packed(2), 2), (hasher.packed(1), 1)];
-        assert_eq!(build_table(repeated, |a, b| a == b, |&k| hasher.packed(k)).unwrap_err(), 1);
     }
 
     #[test]

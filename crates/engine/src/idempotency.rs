@@ -12,8 +12,8 @@
 
 use std::fmt;
 
-use fundledger_domain::payments::build_table;
-use fundledger_domain::{Command, CommandId, KeyHasher};
+use fundledger_domain::compact::{Bytes, Chunked, KeyHasher, build_table};
+use fundledger_domain::{Command, CommandId};
 use hashbrown::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -27,9 +27,6 @@ pub struct Answer {
 
 /// Positions up to 2^48 and up to 2^16 - 1 records per command fit a slot.
 const POSITION_BITS: u32 = 48;
-
-/// Slots per chunk (1 MiB).
-const CHUNK_SLOTS: usize = 1 << 16;
 
 const SLOT_BYTES: usize = 16;
 
@@ -49,20 +46,15 @@ impl Slot {
 /// Command id key → answers (usually none or one).
 #[derive(Clone, Default)]
 pub struct IdempotencyIndex {
-    chunks: Vec<Box<[Slot]>>,
-    len: usize,
+    /// 64 Ki slots of 16 bytes (1 MiB) per chunk.
+    slots: Chunked<Slot>,
     table: HashTable<u32>,
     hasher: KeyHasher,
 }
 
 impl IdempotencyIndex {
     fn slot(&self, index: u32) -> &Slot {
-        let index = index as usize;
-        &self.chunks[index / CHUNK_SLOTS][index % CHUNK_SLOTS]
-    }
-
-    fn slots(&self) -> impl Iterator<Item = &Slot> {
-        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
+        self.slots.get(index)
     }
 
     /// Every answer filed under `key`, oldest first; each must be confirmed against the log.
@@ -82,34 +74,27 @@ impl IdempotencyIndex {
     }
 
     fn push(&mut self, slot: Slot) {
-        let index = u32::try_from(self.len).expect("fewer than 2^32 commands");
-        if self.len == self.chunks.len() * CHUNK_SLOTS {
-            self.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
-        }
-        self.chunks[self.len / CHUNK_SLOTS][self.len % CHUNK_SLOTS] = slot;
-        self.len += 1;
-        let (hasher, chunks) = (&self.hasher, &self.chunks);
-        self.table.insert_unique(hasher.packed(slot.key), index, |&i| {
-            hasher.packed(chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS].key)
-        });
+        let index = self.slots.push(slot);
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.table.insert_unique(hasher.packed(slot.key), index, |&i| hasher.packed(slots.get(i).key));
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.slots.is_empty()
     }
 
     /// Approximate heap bytes held, for the memory report.
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.len() * CHUNK_SLOTS * size_of::<Slot>() + self.table.capacity() * (1 + size_of::<u32>())
+        self.slots.heap_bytes() + self.table.capacity() * (1 + size_of::<u32>())
     }
 
     fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len * SLOT_BYTES);
-        for slot in self.slots() {
+        let mut out = Vec::with_capacity(self.len() * SLOT_BYTES);
+        for slot in self.slots.iter() {
             out.extend_from_slice(&slot.key.to_le_bytes());
             out.extend_from_slice(&slot.packed.to_le_bytes());
         }
@@ -122,7 +107,7 @@ impl IdempotencyIndex {
         }
         let count = bytes.len() / SLOT_BYTES;
         let mut index = IdempotencyIndex::default();
-        index.chunks.reserve_exact(count.div_ceil(CHUNK_SLOTS));
+        index.slots.reserve(count);
         let mut hashes = Vec::with_capacity(count);
         for raw in bytes.chunks_exact(SLOT_BYTES) {
             let slot = Slot {
@@ -130,17 +115,12 @@ impl IdempotencyIndex {
                 packed: u64::from_le_bytes(raw[8..].try_into().expect("8 bytes")),
             };
             if slot.packed >> 16 == 0 || slot.packed & 0xffff == 0 {
-                return Err(format!("idempotency entry {} points nowhere", index.len));
+                return Err(format!("idempotency entry {} points nowhere", index.len()));
             }
-            hashes.push((index.hasher.packed(slot.key), index.len as u32));
-            if index.len == index.chunks.len() * CHUNK_SLOTS {
-                index.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
-            }
-            index.chunks[index.len / CHUNK_SLOTS][index.len % CHUNK_SLOTS] = slot;
-            index.len += 1;
+            hashes.push((index.hasher.packed(slot.key), index.slots.push(slot)));
         }
-        let (hasher, chunks) = (&index.hasher, &index.chunks);
-        let key = |i: u32| chunks[i as usize / CHUNK_SLOTS][i as usize % CHUNK_SLOTS].key;
+        let (hasher, slots) = (&index.hasher, &index.slots);
+        let key = |i: u32| slots.get(i).key;
         // Keys may repeat (different command ids), so no two entries are "the same" here.
         index.table = build_table(hashes, |_, _| false, |&i| hasher.packed(key(i)))
             .unwrap_or_else(|_| unreachable!("entries never compare equal"));
@@ -150,7 +130,7 @@ impl IdempotencyIndex {
 
 impl PartialEq for IdempotencyIndex {
     fn eq(&self, other: &IdempotencyIndex) -> bool {
-        self.len == other.len && self.slots().eq(other.slots())
+        self.slots == other.slots
     }
 }
 
@@ -158,16 +138,7 @@ impl Eq for IdempotencyIndex {}
 
 impl fmt::Debug for IdempotencyIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdempotencyIndex").field("entries", &self.len).finish()
-    }
-}
-
-/// Serializes as bytes, not as a sequence of numbers.
-struct Bytes<'a>(&'a [u8]);
-
-impl Serialize for Bytes<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
+        f.debug_struct("IdempotencyIndex").field("entries", &self.len()).finish()
     }
 }
 
@@ -224,13 +195,13 @@ mod tests {
     #[test]
     fn answers_come_back_across_chunks_and_the_snapshot_form() {
         let mut index = IdempotencyIndex::default();
-        let n = CHUNK_SLOTS as u64 + 10;
+        let n = fundledger_domain::compact::CHUNK_SLOTS as u64 + 10;
         for i in 0..n {
             index.insert(key(i), answer(i));
         }
         assert_eq!(index.len(), n as usize);
         assert_eq!(size_of::<Slot>(), SLOT_BYTES);
-        for i in [0, 1, CHUNK_SLOTS as u64, n - 1] {
+        for i in [0, 1, n - 11, n - 1] {
             assert_eq!(index.candidates(key(i)), vec![answer(i)]);
         }
         assert_eq!(index.candidates(12345), vec![]);
