@@ -233,12 +233,7 @@ fn writer_loop<L: EventLog>(
         .name("fundledger-respond".into())
         .spawn(move || {
             for (jobs, results) in answer_rx {
-                let mut results = results.into_iter();
-                for (n, reply) in jobs {
-                    let mine: Vec<_> = results.by_ref().take(n).collect();
-                    // A caller that gave up waiting is no reason to stop.
-                    let _ = reply.send(mine);
-                }
+                answer(jobs, results);
             }
         })
         .expect("spawn responder thread");
@@ -266,10 +261,7 @@ fn writer_loop<L: EventLog>(
         submissions.clear();
         if let Err(mpsc::SendError((jobs, results))) = answers.send((std::mem::take(&mut jobs), results)) {
             // The responder is gone (it never stops by itself): answer here rather than drop.
-            let mut results = results.into_iter();
-            for (n, reply) in jobs {
-                let _ = reply.send(results.by_ref().take(n).collect());
-            }
+            answer(jobs, results);
         }
     }
     // Every written batch is answered before the core is handed back.
@@ -283,4 +275,13 @@ fn writer_loop<L: EventLog>(
         }
     }
     core
+}
+
+/// Hands each job its share of a batch's results, in order.
+fn answer(jobs: Vec<(usize, Reply)>, results: Vec<Result<Outcome, EngineError>>) {
+    let mut results = results.into_iter();
+    for (n, reply) in jobs {
+        // A caller that gave up waiting is no reason to stop.
+        let _ = reply.send(results.by_ref().take(n).collect());
+    }
 }
