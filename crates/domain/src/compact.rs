@@ -2,6 +2,7 @@
 //! idempotency index): slots in fixed-size chunks, seeded hashing of fingerprints, hash tables
 //! built in bucket order on load, and byte strings for their snapshot form.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
@@ -17,7 +18,8 @@ pub const CHUNK_SLOTS: usize = 1 << 16;
 /// there nor leaves a half-empty doubling behind, and a slot's number (`u32`) is its address.
 #[derive(Clone)]
 pub struct Chunked<T> {
-    chunks: Vec<Box<[T]>>,
+    /// Every chunk has room for [`CHUNK_SLOTS`]; all but the last are full.
+    chunks: Vec<Vec<T>>,
     len: usize,
 }
 
@@ -46,11 +48,36 @@ impl<T: Copy> Chunked<T> {
     pub fn push(&mut self, slot: T) -> u32 {
         let number = u32::try_from(self.len).expect("fewer than 2^32 slots");
         if self.len == self.chunks.len() * CHUNK_SLOTS {
-            self.chunks.push(vec![slot; CHUNK_SLOTS].into_boxed_slice());
+            self.chunks.push(Vec::with_capacity(CHUNK_SLOTS));
         }
-        self.chunks[self.len / CHUNK_SLOTS][self.len % CHUNK_SLOTS] = slot;
+        self.chunks.last_mut().expect("a chunk with room").push(slot);
         self.len += 1;
         number
+    }
+
+    /// A vector of `count` slots, slot `i` being `slot(i)` (loading a snapshot); the chunks are
+    /// built on all cores. The first error, in slot order, stops it.
+    pub fn load<E: Send>(count: usize, slot: impl Fn(usize) -> Result<T, E> + Sync) -> Result<Chunked<T>, E>
+    where
+        T: Send,
+    {
+        u32::try_from(count).expect("fewer than 2^32 slots");
+        let parts = in_parallel(count.div_ceil(CHUNK_SLOTS), 1, |chunks| {
+            chunks
+                .map(|c| {
+                    let mut chunk = Vec::with_capacity(CHUNK_SLOTS);
+                    for i in c * CHUNK_SLOTS..((c + 1) * CHUNK_SLOTS).min(count) {
+                        chunk.push(slot(i)?);
+                    }
+                    Ok(chunk)
+                })
+                .collect::<Result<Vec<_>, E>>()
+        });
+        let mut chunks = Vec::with_capacity(count.div_ceil(CHUNK_SLOTS));
+        for part in parts {
+            chunks.extend(part?);
+        }
+        Ok(Chunked { chunks, len: count })
     }
 
     /// Makes room for `more` slots' chunk pointers (the chunks themselves come as needed).
@@ -59,7 +86,7 @@ impl<T: Copy> Chunked<T> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
+        self.chunks.iter().flatten()
     }
 
     /// Heap bytes held.
@@ -76,25 +103,36 @@ impl<T: Copy + PartialEq> PartialEq for Chunked<T> {
 
 impl<T: Copy + Eq> Eq for Chunked<T> {}
 
-/// Hashes for the in-memory indexes, seeded at random per process.
+/// Hashes for the in-memory indexes, seeded at random when an index is created; an index stored
+/// in a snapshot as it is keeps its seed there.
 ///
-/// Keys that are already fingerprints (SHA-256 of an id) or small packed numbers get a seeded
-/// folded multiply, a few cycles; text chosen by agencies (beneficiary refs) gets SipHash. Either
-/// way the bucket of a key cannot be predicted without the seed, so crafted ids cannot pile up.
+/// Keys that are already fingerprints (SHA-256 of an id) or small packed numbers get one seeded
+/// folded multiply; text chosen by agencies (beneficiary refs) gets a seeded folded multiply per
+/// 8 bytes. Either way the bucket of a key cannot be predicted without the seed, so crafted ids
+/// cannot pile up.
 #[derive(Clone)]
 pub struct KeyHasher {
     seed: [u64; 2],
-    text: RandomState,
 }
 
 impl Default for KeyHasher {
     fn default() -> KeyHasher {
-        let text = RandomState::new();
-        KeyHasher { seed: [text.hash_one(0x5eed_u64), text.hash_one(0xfeed_u64) | 1], text }
+        let random = RandomState::new();
+        KeyHasher::from_seed([random.hash_one(0x5eed_u64), random.hash_one(0xfeed_u64)])
     }
 }
 
 impl KeyHasher {
+    /// A hasher with a given seed (a stored table's, so that the table can be read back as it is).
+    pub fn from_seed(seed: [u64; 2]) -> KeyHasher {
+        KeyHasher { seed: [seed[0], seed[1] | 1] }
+    }
+
+    /// The seed, to store with a table built on it.
+    pub fn seed(&self) -> [u64; 2] {
+        self.seed
+    }
+
     /// A 128-bit fingerprint, as two halves.
     pub fn fingerprint(&self, key: [u64; 2]) -> u64 {
         folded_multiply(key[0] ^ self.seed[0], key[1] ^ self.seed[1])
@@ -105,15 +143,240 @@ impl KeyHasher {
         folded_multiply(key ^ self.seed[0], self.seed[1])
     }
 
-    /// Text and other agency-chosen values.
-    pub fn text<T: std::hash::Hash>(&self, value: &T) -> u64 {
-        self.text.hash_one(value)
+    /// Text and other agency-chosen bytes.
+    pub fn text(&self, bytes: &[u8]) -> u64 {
+        let mut hash = self.seed[0] ^ (bytes.len() as u64).rotate_left(32);
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            hash = folded_multiply(hash ^ u64::from_le_bytes(word), self.seed[1]);
+        }
+        folded_multiply(hash ^ self.seed[0].rotate_left(17), self.seed[1])
     }
 }
 
 fn folded_multiply(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
     (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// How many parts to cut `n` items into: one per core (at most four), none shorter than
+/// `min_part`; and the length of each but the last.
+fn parts_of(n: usize, min_part: usize) -> (usize, usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()).min(4);
+    let parts = cores.min(n / min_part.max(1)).max(1);
+    (parts, n.div_ceil(parts).max(1))
+}
+
+/// Runs `work` over `0..n` cut into contiguous ranges (see [`parts_of`]) on scoped threads; the
+/// results come back in range order. Loading a large snapshot is mostly copying, checking and
+/// faulting in fresh memory, which all spread over cores.
+pub fn in_parallel<R: Send>(n: usize, min_part: usize, work: impl Fn(std::ops::Range<usize>) -> R + Sync) -> Vec<R> {
+    let (parts, per_part) = parts_of(n, min_part);
+    let ranges: Vec<_> = (0..parts).map(|p| (p * per_part).min(n)..((p + 1) * per_part).min(n)).collect();
+    if parts == 1 {
+        return ranges.into_iter().map(&work).collect();
+    }
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = ranges.into_iter().map(|r| scope.spawn(move || work(r))).collect();
+        handles.into_iter().map(|h| h.join().expect("a loading thread panicked")).collect()
+    })
+}
+
+/// [`in_parallel`] over the parts of a slice, each given with its offset.
+pub fn in_parallel_mut<T: Send, R: Send>(
+    data: &mut [T],
+    min_part: usize,
+    work: impl Fn(usize, &mut [T]) -> R + Sync,
+) -> Vec<R> {
+    let (parts, per_part) = parts_of(data.len(), min_part);
+    if parts == 1 {
+        return vec![work(0, data)];
+    }
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = data
+            .chunks_mut(per_part)
+            .enumerate()
+            .map(|(p, part)| scope.spawn(move || work(p * per_part, part)))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a loading thread panicked")).collect()
+    })
+}
+
+/// Parts of a table at least this many buckets long are checked on a thread of their own.
+const PARALLEL_MIN_BUCKETS: usize = 1 << 20;
+
+/// A hash table of slot numbers whose memory layout is its snapshot form: open addressing with
+/// linear probing over a power-of-two number of buckets, at most 7/8 full, each bucket a tag byte
+/// (7 bits of the hash, or 0 for empty) and a `u32` slot number. Five bytes a bucket, like
+/// hashbrown's, but a snapshot stores the two arrays as they are and loading them is a copy, not
+/// ten million inserts. Entries are never removed. Equal hashes may hold several values (the
+/// caller tells them apart through [`SlotTable::candidates`] or [`SlotTable::find`]).
+#[derive(Clone, Default)]
+pub struct SlotTable {
+    tags: Vec<u8>,
+    values: Vec<u32>,
+    len: usize,
+}
+
+impl fmt::Debug for SlotTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotTable").field("len", &self.len).field("buckets", &self.buckets()).finish()
+    }
+}
+
+const TABLE_MIN_BUCKETS: usize = 16;
+
+fn tag_of(hash: u64) -> u8 {
+    (hash >> 57) as u8 | 0x80
+}
+
+impl SlotTable {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn buckets(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.tags.capacity() + self.values.capacity() * size_of::<u32>()
+    }
+
+    /// The values stored under `hash` (and, rarely, under other hashes sharing its tag and
+    /// probe run), in the order they were inserted.
+    pub fn candidates(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
+        let mask = self.tags.len().wrapping_sub(1);
+        let tag = tag_of(hash);
+        let mut at = hash as usize & mask;
+        let mut done = self.tags.is_empty();
+        std::iter::from_fn(move || {
+            while !done {
+                let here = at;
+                at = (at + 1) & mask;
+                match self.tags[here] {
+                    0 => done = true,
+                    t if t == tag => return Some(self.values[here]),
+                    _ => {}
+                }
+            }
+            None
+        })
+    }
+
+    /// The first value stored under `hash` that `is` accepts.
+    pub fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.candidates(hash).find(|&v| is(v))
+    }
+
+    /// Adds `value` under `hash`; `rehash` gives the hash of a stored value when the table grows.
+    pub fn insert(&mut self, hash: u64, value: u32, rehash: impl Fn(u32) -> u64) {
+        if (self.len + 1) * 8 > self.tags.len() * 7 {
+            self.grow(rehash);
+        }
+        self.place(hash, value);
+        self.len += 1;
+    }
+
+    fn place(&mut self, hash: u64, value: u32) {
+        let mask = self.tags.len() - 1;
+        let mut at = hash as usize & mask;
+        while self.tags[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        self.tags[at] = tag_of(hash);
+        self.values[at] = value;
+    }
+
+    fn grow(&mut self, rehash: impl Fn(u32) -> u64) {
+        let buckets = (self.tags.len() * 2).max(TABLE_MIN_BUCKETS);
+        let old_tags = std::mem::replace(&mut self.tags, vec![0; buckets]);
+        let old_values = std::mem::replace(&mut self.values, vec![0; buckets]);
+        // Values in old bucket order, so that the new table fills roughly front to back.
+        for (tag, value) in old_tags.into_iter().zip(old_values) {
+            if tag != 0 {
+                self.place(rehash(value), value);
+            }
+        }
+    }
+
+    /// Room for `more` entries without growing.
+    pub fn reserve(&mut self, more: usize, rehash: impl Fn(u32) -> u64) {
+        while (self.len + more) * 8 > self.tags.len() * 7 {
+            self.grow(&rehash);
+        }
+    }
+
+    /// The snapshot form: the tag bytes, then the values as little-endian `u32`s (0 in empty
+    /// buckets).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.tags.len() * 5);
+        out.extend_from_slice(&self.tags);
+        for value in &self.values {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads back [`SlotTable::to_bytes`] for a table of `slots` values, checking that its shape
+    /// is that of a table (a power of two buckets, at most 7/8 full) and that it holds each
+    /// number below `slots` exactly once. Where each entry sits is not re-derived (that would
+    /// rehash every key); the snapshot's checksum vouches for it.
+    pub fn from_bytes(bytes: &[u8], slots: usize) -> Result<SlotTable, String> {
+        if !bytes.len().is_multiple_of(5) {
+            return Err("hash table is cut short".into());
+        }
+        let buckets = bytes.len() / 5;
+        if buckets == 0 && slots == 0 {
+            return Ok(SlotTable::default());
+        }
+        if !buckets.is_power_of_two() || buckets < TABLE_MIN_BUCKETS || slots * 8 > buckets * 7 {
+            return Err(format!("hash table of {buckets} buckets cannot hold {slots} entries"));
+        }
+        let (tags, raw) = bytes.split_at(buckets);
+        // Each number below `slots` exactly once: as many entries as slots, none out of range,
+        // and the wrapping sum of a 64-bit mix of the numbers equal to that of 0..slots (a
+        // number twice means another missing, which changes the sum but for a 2^-64 chance). A
+        // bitmap would be exact, but its random writes took a tenth of a large start-up; the
+        // snapshot's checksum is what catches damage, this only confirms the table's shape.
+        let mix = |v: u64| folded_multiply(v ^ 0x243f_6a88_85a3_08d3, 0x9e37_79b9_7f4a_7c15);
+        let mut values = vec![0u32; buckets];
+        let parts = in_parallel_mut(&mut values, PARALLEL_MIN_BUCKETS, |offset, out| {
+            let raw = &raw[offset * 4..(offset + out.len()) * 4];
+            for (value, b) in out.iter_mut().zip(raw.chunks_exact(4)) {
+                *value = u32::from_le_bytes(b.try_into().expect("4 bytes"));
+            }
+            let (mut len, mut out_of_range, mut bad_tag, mut sum) = (0usize, false, false, 0u64);
+            for (&tag, &value) in tags[offset..offset + out.len()].iter().zip(out.iter()) {
+                let used = tag != 0;
+                len += usize::from(used);
+                out_of_range |= used & (value as usize >= slots);
+                bad_tag |= used & (tag & 0x80 == 0);
+                sum = sum.wrapping_add(mix(u64::from(value)) & 0u64.wrapping_sub(u64::from(used)));
+            }
+            (len, out_of_range || bad_tag, sum)
+        });
+        let expected = in_parallel(slots, PARALLEL_MIN_BUCKETS, |r| r.fold(0u64, |a, v| a.wrapping_add(mix(v as u64))))
+            .into_iter()
+            .fold(0u64, u64::wrapping_add);
+        let len: usize = parts.iter().map(|p| p.0).sum();
+        if len != slots {
+            return Err(format!("hash table holds {len} entries for {slots} slots"));
+        }
+        let sum = parts.iter().fold(0u64, |a, p| a.wrapping_add(p.2));
+        if parts.iter().any(|p| p.1) || sum != expected {
+            return Err("hash table holds an entry that is not a slot, or one slot twice".into());
+        }
+        Ok(SlotTable { tags: tags.to_vec(), values, len })
+    }
 }
 
 /// Builds a hash table from `(hash, value)` pairs, inserting them in the order of their home
@@ -173,29 +436,34 @@ impl Serialize for Bytes<'_> {
     }
 }
 
-/// A byte string read back (from bytes, or from a sequence of numbers in text formats).
-pub struct ByteBuf(pub Vec<u8>);
+/// A byte string read back: borrowed from the input where the format allows (postcard over a
+/// slice, as snapshots are read), so that hundreds of megabytes are not copied before parsing;
+/// owned otherwise (from a sequence of numbers in text formats).
+pub struct ByteBuf<'de>(pub Cow<'de, [u8]>);
 
-impl<'de> Deserialize<'de> for ByteBuf {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ByteBuf, D::Error> {
+impl<'de> Deserialize<'de> for ByteBuf<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ByteBuf<'de>, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = ByteBuf;
+            type Value = ByteBuf<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a byte string")
             }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v.to_vec()))
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<ByteBuf<'de>, E> {
+                Ok(ByteBuf(Cow::Borrowed(v)))
             }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v))
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ByteBuf<'de>, E> {
+                Ok(ByteBuf(Cow::Owned(v.to_vec())))
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<ByteBuf<'de>, E> {
+                Ok(ByteBuf(Cow::Owned(v)))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf<'de>, A::Error> {
                 let mut out = Vec::new();
                 while let Some(b) = seq.next_element::<u8>()? {
                     out.push(b);
                 }
-                Ok(ByteBuf(out))
+                Ok(ByteBuf(Cow::Owned(out)))
             }
         }
         deserializer.deserialize_bytes(V)
@@ -222,6 +490,79 @@ mod tests {
     }
 
     #[test]
+    fn slot_tables_find_everything_across_growth_and_their_stored_form() {
+        let hasher = KeyHasher::default();
+        let keys: Vec<u64> = (0..20_000u64).map(|k| k * 3).collect();
+        let hash = |v: u32| hasher.packed(keys[v as usize]);
+        let mut table = SlotTable::default();
+        for v in 0..keys.len() as u32 {
+            table.insert(hash(v), v, hash);
+            assert!(table.len() * 8 <= table.buckets() * 7);
+        }
+        let back = SlotTable::from_bytes(&table.to_bytes(), keys.len()).unwrap();
+        let again = KeyHasher::from_seed(hasher.seed());
+        for t in [&table, &back] {
+            assert_eq!(t.len(), keys.len());
+            for k in 0..keys.len() as u64 * 3 {
+                let found = t.find(again.packed(k), |v| keys[v as usize] == k);
+                assert_eq!(found, (k % 3 == 0).then_some((k / 3) as u32), "{k}");
+            }
+        }
+        // Equal hashes keep every value, in insertion order.
+        let mut shared = SlotTable::default();
+        for v in [4, 1, 9] {
+            shared.insert(77, v, |_| 77);
+        }
+        assert_eq!(shared.candidates(77).collect::<Vec<_>>(), vec![4, 1, 9]);
+        assert_eq!(SlotTable::from_bytes(&[], 0).unwrap().candidates(5).count(), 0);
+    }
+
+    #[test]
+    fn text_hashes_follow_the_seed_and_spread() {
+        let hasher = KeyHasher::default();
+        let again = KeyHasher::from_seed(hasher.seed());
+        let other = KeyHasher::from_seed([hasher.seed()[0] ^ 1, hasher.seed()[1]]);
+        let texts: Vec<String> = (0..10_000).map(|i| format!("B-{i:07}")).collect();
+        let hashes: std::collections::HashSet<u64> = texts.iter().map(|t| hasher.text(t.as_bytes())).collect();
+        assert_eq!(hashes.len(), texts.len(), "no two of these texts share a hash");
+        for t in &texts {
+            assert_eq!(again.text(t.as_bytes()), hasher.text(t.as_bytes()));
+        }
+        assert_ne!(other.text(b"B-0000001"), hasher.text(b"B-0000001"));
+        // Trailing zero bytes and length both count.
+        assert_ne!(hasher.text(b"ab"), hasher.text(b"ab\0"));
+        assert_ne!(hasher.text(b""), hasher.text(b"\0"));
+    }
+
+    #[test]
+    fn damaged_slot_tables_are_refused() {
+        let mut table = SlotTable::default();
+        for v in 0..10u32 {
+            table.insert(u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15), v, |v| {
+                u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            });
+        }
+        let bytes = table.to_bytes();
+        assert!(SlotTable::from_bytes(&bytes[..bytes.len() - 1], 10).unwrap_err().contains("cut short"));
+        assert!(SlotTable::from_bytes(&bytes, 11).unwrap_err().contains("10 entries for 11"));
+        assert!(SlotTable::from_bytes(&bytes, 9).unwrap_err().contains("10 entries for 9"));
+        assert!(SlotTable::from_bytes(&bytes, 100).unwrap_err().contains("cannot hold"));
+        let buckets = table.buckets();
+        let occupied: Vec<usize> = (0..buckets).filter(|&b| bytes[b] != 0).collect();
+        let mut twice = bytes.clone();
+        let (a, b) = (buckets + 4 * occupied[0], buckets + 4 * occupied[1]);
+        let value = twice[b..b + 4].to_vec();
+        twice[a..a + 4].copy_from_slice(&value);
+        assert!(SlotTable::from_bytes(&twice, 10).unwrap_err().contains("one slot twice"));
+        let mut beyond = bytes.clone();
+        beyond[a..a + 4].copy_from_slice(&10u32.to_le_bytes());
+        assert!(SlotTable::from_bytes(&beyond, 10).unwrap_err().contains("not a slot"));
+        let mut bad_tag = bytes.clone();
+        bad_tag[occupied[0]] = 0x11;
+        assert!(SlotTable::from_bytes(&bad_tag, 10).is_err());
+    }
+
+    #[test]
     fn chunked_slots_keep_their_numbers_across_chunks() {
         let mut slots = Chunked::default();
         for i in 0..(CHUNK_SLOTS as u64 + 3) {
@@ -231,5 +572,33 @@ mod tests {
         assert_eq!(*slots.get(CHUNK_SLOTS as u32 + 2), (CHUNK_SLOTS as u64 + 2) * 7);
         assert_eq!(slots.iter().count(), CHUNK_SLOTS + 3);
         assert_eq!(slots.heap_bytes(), 2 * CHUNK_SLOTS * 8);
+        // Loading builds full chunks (on several threads) and reports the first error in order.
+        let n = CHUNK_SLOTS * 5 + 7;
+        let loaded = Chunked::load(n, |i| Ok::<u64, usize>(i as u64 * 3)).unwrap();
+        assert_eq!(loaded.len(), n);
+        assert!(loaded.iter().copied().eq((0..n as u64).map(|i| i * 3)));
+        let mut loaded = loaded;
+        assert_eq!(loaded.push(1), n as u32);
+        assert_eq!(*loaded.get(n as u32), 1);
+        let failing = |i: usize| if i % (CHUNK_SLOTS + 1) == 5 && i > CHUNK_SLOTS { Err(i) } else { Ok(i as u64) };
+        assert_eq!(Chunked::load(n, failing).err(), Some(CHUNK_SLOTS + 6));
+        assert!(Chunked::<u64>::load(0, |_| Err(())).unwrap().is_empty());
+    }
+
+    #[test]
+    fn work_in_parallel_covers_every_item_once_in_order() {
+        for n in [0usize, 1, 7, 1000, 4097] {
+            let parts = in_parallel(n, 10, |r| r.collect::<Vec<_>>());
+            assert_eq!(parts.concat(), (0..n).collect::<Vec<_>>());
+            let mut data = vec![0usize; n];
+            let offsets = in_parallel_mut(&mut data, 10, |offset, part| {
+                for (i, d) in part.iter_mut().enumerate() {
+                    *d = offset + i;
+                }
+                offset
+            });
+            assert_eq!(data, (0..n).collect::<Vec<_>>());
+            assert_eq!(offsets[0], 0);
+        }
     }
 }

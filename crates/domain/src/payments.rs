@@ -17,9 +17,10 @@
 //! word per beneficiary and benefit type for five years of a monthly pension.
 //!
 //! Slots live in fixed-size chunks, so growth never copies the book nor leaves a half-empty
-//! doubling behind. The hash tables store only slot numbers and are keyed with a per-process
-//! random hasher, so crafted ids cannot pile up in one bucket. In a snapshot the book is a few
-//! flat byte strings, decoded and re-indexed in a fraction of a second per ten million payments.
+//! doubling behind. The hash tables store only slot numbers and are keyed with a random seed, so
+//! crafted ids cannot pile up in one bucket. In a snapshot the book is a few flat byte strings:
+//! the slots word for word, and the payment table as it is with its seed, so loading ten million
+//! payments is a copy and a check of every field, not ten million inserts.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -31,9 +32,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::category::BenefitType;
-use crate::compact::{ByteBuf, Bytes, Chunked, KeyHasher, build_table};
+use crate::compact::{ByteBuf, Bytes, Chunked, KeyHasher, SlotTable, build_table};
 use crate::ids::{BeneficiaryRef, PaymentId, RegionCode};
-use crate::money::Money;
+use crate::money::{MONEY_FEN_MAX, Money};
 use crate::period::Period;
 
 /// A recorded payment, as the rules see it.
@@ -95,7 +96,8 @@ impl Slot {
     }
 }
 
-const SLOT_WIRE_BYTES: usize = 16 + 8 + 4 + 4 + 2 + 1;
+/// A slot in a snapshot: its four words, little-endian.
+const SLOT_WIRE_BYTES: usize = 32;
 
 /// The key of a payment id: the first 128 bits of its SHA-256.
 fn payment_key(id: &PaymentId) -> [u64; 2] {
@@ -122,13 +124,13 @@ fn periodic_word(beneficiary: u32, benefit: BenefitType, period: Period) -> (u64
 pub struct PaymentBook {
     /// 64 Ki slots of 32 bytes (2 MiB) per chunk.
     slots: Chunked<Slot>,
-    /// Slot numbers, hashed by key.
-    by_key: HashTable<u32>,
+    /// Slot numbers, hashed by key; stored in snapshots as it is, with the hasher's seed.
+    by_key: SlotTable,
     /// Amounts reversed so far, by slot number; only payments with a reversal appear.
     reversed: HashMap<u32, i64>,
     /// Interned beneficiaries, in order of first payment.
     beneficiaries: Vec<BeneficiaryRef>,
-    beneficiary_index: HashTable<u32>,
+    beneficiary_index: SlotTable,
     /// Periodic benefits paid and not fully reversed: per beneficiary and benefit type, one bit
     /// per month in words of 64 months (a monthly pension over five years is one or two words).
     periodic: HashTable<(u64, u64)>,
@@ -150,12 +152,12 @@ impl PaymentBook {
 
     fn find(&self, key: [u64; 2]) -> Option<u32> {
         let hash = self.hasher.fingerprint(key);
-        self.by_key.find(hash, |&i| self.slot(i).key == key).copied()
+        self.by_key.find(hash, |i| self.slot(i).key == key)
     }
 
     fn beneficiary_number(&self, who: &BeneficiaryRef) -> Option<u32> {
-        let hash = self.hasher.text(who);
-        self.beneficiary_index.find(hash, |&i| self.beneficiaries[i as usize] == *who).copied()
+        let hash = self.hasher.text(who.as_str().as_bytes());
+        self.beneficiary_index.find(hash, |i| self.beneficiaries[i as usize] == *who)
     }
 
     fn intern(&mut self, who: BeneficiaryRef) -> u32 {
@@ -166,7 +168,8 @@ impl PaymentBook {
         self.beneficiaries.push(who);
         let hasher = &self.hasher;
         let beneficiaries = &self.beneficiaries;
-        self.beneficiary_index.insert_unique(hasher.text(&who), number, |&i| hasher.text(&beneficiaries[i as usize]));
+        let text = |i: u32| hasher.text(beneficiaries[i as usize].as_str().as_bytes());
+        self.beneficiary_index.insert(hasher.text(who.as_str().as_bytes()), number, text);
         number
     }
 
@@ -215,7 +218,7 @@ impl PaymentBook {
     fn push_slot(&mut self, slot: Slot) {
         let index = self.slots.push(slot);
         let (hasher, slots) = (&self.hasher, &self.slots);
-        self.by_key.insert_unique(hasher.fingerprint(slot.key), index, |&i| hasher.fingerprint(slots.get(i).key));
+        self.by_key.insert(hasher.fingerprint(slot.key), index, |i| hasher.fingerprint(slots.get(i).key));
     }
 
     /// Adds a reversal to a recorded payment and returns the payment after it.
@@ -253,10 +256,10 @@ impl PaymentBook {
     /// Approximate heap bytes held, for the memory report.
     pub fn heap_bytes(&self) -> usize {
         self.slots.heap_bytes()
-            + self.by_key.capacity() * (1 + size_of::<u32>())
+            + self.by_key.heap_bytes()
             + self.reversed.capacity() * (1 + size_of::<(u32, i64)>())
             + self.beneficiaries.capacity() * size_of::<BeneficiaryRef>()
-            + self.beneficiary_index.capacity() * (1 + size_of::<u32>())
+            + self.beneficiary_index.heap_bytes()
             + self.periodic.capacity() * (1 + size_of::<(u64, u64)>())
     }
 
@@ -300,14 +303,14 @@ impl fmt::Debug for PaymentBook {
 impl Serialize for PaymentBook {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut slots = Vec::with_capacity(self.len() * SLOT_WIRE_BYTES);
-        for slot in self.slots.iter().map(|s| s.fields()) {
-            slots.extend_from_slice(&slot.key[0].to_le_bytes());
-            slots.extend_from_slice(&slot.key[1].to_le_bytes());
-            slots.extend_from_slice(&slot.amount_fen.to_le_bytes());
-            slots.extend_from_slice(&slot.beneficiary.to_le_bytes());
-            slots.extend_from_slice(&slot.region.to_le_bytes());
-            slots.extend_from_slice(&slot.period.to_le_bytes());
-            slots.push(slot.benefit);
+        for slot in self.slots.iter() {
+            for word in [slot.key[0], slot.key[1], slot.amount_period, slot.who_where] {
+                slots.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        let mut seed = Vec::with_capacity(16);
+        for word in self.hasher.seed() {
+            seed.extend_from_slice(&word.to_le_bytes());
         }
         let mut reversed = Vec::with_capacity(self.reversed.len() * 12);
         for (index, fen) in self.sorted_reversed() {
@@ -324,18 +327,26 @@ impl Serialize for PaymentBook {
             periodic.extend_from_slice(&word.to_le_bytes());
             periodic.extend_from_slice(&bits.to_le_bytes());
         }
-        let mut s = serializer.serialize_struct("PaymentBook", 4)?;
+        let mut s = serializer.serialize_struct("PaymentBook", PART_NAMES.len())?;
+        s.serialize_field("seed", &Bytes(&seed))?;
         s.serialize_field("slots", &Bytes(&slots))?;
+        s.serialize_field("table", &Bytes(&self.by_key.to_bytes()))?;
         s.serialize_field("reversed", &Bytes(&reversed))?;
         s.serialize_field("beneficiaries", &Bytes(&beneficiaries))?;
+        s.serialize_field("beneficiary_table", &Bytes(&self.beneficiary_index.to_bytes()))?;
         s.serialize_field("periodic", &Bytes(&periodic))?;
         s.end()
     }
 }
 
+/// The snapshot parts of a payment book, in order.
+const PART_NAMES: &[&str] = &["seed", "slots", "table", "reversed", "beneficiaries", "beneficiary_table", "periodic"];
+
+/// The parts as read, in [`PART_NAMES`] order.
+struct Parts<'de>([ByteBuf<'de>; 7]);
+
 impl<'de> Deserialize<'de> for PaymentBook {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<PaymentBook, D::Error> {
-        const FIELDS: &[&str] = &["slots", "reversed", "beneficiaries", "periodic"];
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = PaymentBook;
@@ -343,83 +354,69 @@ impl<'de> Deserialize<'de> for PaymentBook {
                 f.write_str("a payment book")
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PaymentBook, A::Error> {
-                let mut next = || -> Result<ByteBuf, A::Error> {
-                    seq.next_element::<ByteBuf>()?.ok_or_else(|| de::Error::custom("payment book is cut short"))
+                let mut next = || -> Result<ByteBuf<'de>, A::Error> {
+                    seq.next_element::<ByteBuf<'de>>()?.ok_or_else(|| de::Error::custom("payment book is cut short"))
                 };
-                let (slots, reversed, beneficiaries, periodic) = (next()?, next()?, next()?, next()?);
-                PaymentBook::from_parts(&slots.0, &reversed.0, &beneficiaries.0, &periodic.0).map_err(de::Error::custom)
+                let parts = Parts([next()?, next()?, next()?, next()?, next()?, next()?, next()?]);
+                PaymentBook::from_parts(&parts).map_err(de::Error::custom)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PaymentBook, A::Error> {
-                let mut parts: [Option<ByteBuf>; 4] = Default::default();
+                let mut parts: [Option<ByteBuf<'de>>; 7] = Default::default();
                 while let Some(name) = map.next_key::<String>()? {
-                    let at = FIELDS
+                    let at = PART_NAMES
                         .iter()
                         .position(|f| *f == name)
-                        .ok_or_else(|| de::Error::unknown_field(&name, FIELDS))?;
+                        .ok_or_else(|| de::Error::unknown_field(&name, PART_NAMES))?;
                     parts[at] = Some(map.next_value()?);
                 }
-                let [Some(slots), Some(reversed), Some(beneficiaries), Some(periodic)] = parts else {
+                let [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f), Some(g)] = parts else {
                     return Err(de::Error::custom("payment book lacks a part"));
                 };
-                PaymentBook::from_parts(&slots.0, &reversed.0, &beneficiaries.0, &periodic.0).map_err(de::Error::custom)
+                PaymentBook::from_parts(&Parts([a, b, c, d, e, f, g])).map_err(de::Error::custom)
             }
         }
-        deserializer.deserialize_struct("PaymentBook", FIELDS, V)
+        deserializer.deserialize_struct("PaymentBook", PART_NAMES, V)
     }
+}
+
+fn u64_at(raw: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"))
 }
 
 impl PaymentBook {
     /// Rebuilds a book from its snapshot parts, checking every field.
-    fn from_parts(slots: &[u8], reversed: &[u8], beneficiaries: &[u8], periodic: &[u8]) -> Result<PaymentBook, String> {
-        let mut book = PaymentBook::default();
-        let mut rest = beneficiaries;
-        while let Some((&len, tail)) = rest.split_first() {
-            let len = usize::from(len);
-            if tail.len() < len {
-                return Err("beneficiary table is cut short".into());
-            }
-            let text = std::str::from_utf8(&tail[..len]).map_err(|_| "beneficiary ref is not text")?;
-            let who = BeneficiaryRef::parse(text).map_err(|e| e.to_string())?;
-            if book.beneficiary_number(&who).is_some() {
-                return Err(format!("beneficiary {who} appears twice"));
-            }
-            book.intern(who);
-            rest = &tail[len..];
+    fn from_parts(parts: &Parts<'_>) -> Result<PaymentBook, String> {
+        let [seed, slots, table, reversed, beneficiaries, beneficiary_table, periodic] =
+            parts.0.each_ref().map(|p| &*p.0);
+        if seed.len() != 16 {
+            return Err("payment book's hash seed is not 16 bytes".into());
         }
+        let mut book =
+            PaymentBook { hasher: KeyHasher::from_seed([u64_at(seed, 0), u64_at(seed, 8)]), ..PaymentBook::default() };
+        book.load_beneficiaries(beneficiaries, beneficiary_table)?;
         if !slots.len().is_multiple_of(SLOT_WIRE_BYTES) {
             return Err("payment slots are cut short".into());
         }
         let count = slots.len() / SLOT_WIRE_BYTES;
-        book.slots.reserve(count);
-        let mut hashes = Vec::with_capacity(count);
-        for raw in slots.chunks_exact(SLOT_WIRE_BYTES) {
-            let u64_at = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
-            let u32_at = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
-            let fields = Fields {
-                key: [u64_at(0), u64_at(8)],
-                amount_fen: u64_at(16) as i64,
-                beneficiary: u32_at(24),
-                region: u32_at(28),
-                period: u16::from_le_bytes([raw[32], raw[33]]),
-                benefit: raw[34],
+        let beneficiary_count = book.beneficiaries.len() as u64;
+        book.slots = Chunked::load(count, |number| {
+            let raw = &slots[number * SLOT_WIRE_BYTES..(number + 1) * SLOT_WIRE_BYTES];
+            let slot = Slot {
+                key: [u64_at(raw, 0), u64_at(raw, 8)],
+                amount_period: u64_at(raw, 16),
+                who_where: u64_at(raw, 24),
             };
-            Money::from_fen(fields.amount_fen).map_err(|e| e.to_string())?;
-            let slot = Slot::pack(fields).filter(|_| {
-                fields.amount_fen > 0
-                    && (fields.beneficiary as usize) < book.beneficiaries.len()
-                    && RegionCode::new(fields.region).is_some()
-                    && Period::from_index(u32::from(fields.period)).is_some()
-                    && usize::from(fields.benefit) < BenefitType::ALL.len()
-            });
-            let Some(slot) = slot else {
-                return Err(format!("payment slot {} is not a valid payment", book.len()));
-            };
-            hashes.push((book.hasher.fingerprint(slot.key), book.slots.push(slot)));
-        }
-        let (hasher, slots) = (&book.hasher, &book.slots);
-        let key = |i: u32| slots.get(i).key;
-        book.by_key = build_table(hashes, |&a, &b| key(a) == key(b), |&i| hasher.fingerprint(key(i)))
-            .map_err(|i| format!("payment slot {i} repeats a payment id"))?;
+            let f = slot.fields();
+            let valid = f.amount_fen > 0
+                && f.amount_fen <= MONEY_FEN_MAX
+                && slot.who_where >> 57 == 0
+                && u64::from(f.beneficiary) < beneficiary_count
+                && RegionCode::new(f.region).is_some()
+                && Period::from_index(u32::from(f.period)).is_some()
+                && usize::from(f.benefit) < BenefitType::ALL.len();
+            if valid { Ok(slot) } else { Err(format!("payment slot {number} is not a valid payment")) }
+        })?;
+        book.by_key = SlotTable::from_bytes(table, count).map_err(|e| format!("payment table: {e}"))?;
         if !reversed.len().is_multiple_of(12) {
             return Err("reversal table is cut short".into());
         }
@@ -438,17 +435,12 @@ impl PaymentBook {
         }
         let mut words = Vec::with_capacity(periodic.len() / 16);
         for raw in periodic.chunks_exact(16) {
-            let word = u64::from_le_bytes(raw[..8].try_into().expect("8 bytes"));
-            let bits = u64::from_le_bytes(raw[8..].try_into().expect("8 bytes"));
+            let (word, bits) = (u64_at(raw, 0), u64_at(raw, 8));
             let (number, benefit, first) = (word >> 32, (word >> 16) & 0xffff, (word & 0xffff) * 64);
             let months_valid = (0..64)
                 .filter(|b| bits & (1 << b) != 0)
                 .all(|b| u16::try_from(first + b).is_ok_and(|code| Period::from_index(u32::from(code)).is_some()));
-            if number as usize >= book.beneficiaries.len()
-                || benefit as usize >= BenefitType::ALL.len()
-                || bits == 0
-                || !months_valid
-            {
+            if number >= beneficiary_count || benefit as usize >= BenefitType::ALL.len() || bits == 0 || !months_valid {
                 return Err("periodic table holds an invalid entry".into());
             }
             words.push((book.hasher.packed(word), (word, bits)));
@@ -457,6 +449,22 @@ impl PaymentBook {
         book.periodic = build_table(words, |a, b| a.0 == b.0, |&(w, _)| hasher.packed(w))
             .map_err(|_| "periodic table repeats an entry".to_string())?;
         Ok(book)
+    }
+
+    /// Reads the snapshot's beneficiaries (length-prefixed refs, each checked) and their table.
+    fn load_beneficiaries(&mut self, mut rest: &[u8], table: &[u8]) -> Result<(), String> {
+        while let Some((&len, tail)) = rest.split_first() {
+            let len = usize::from(len);
+            if tail.len() < len {
+                return Err("beneficiary table is cut short".into());
+            }
+            let text = std::str::from_utf8(&tail[..len]).map_err(|_| "beneficiary ref is not text")?;
+            self.beneficiaries.push(BeneficiaryRef::parse(text).map_err(|e| e.to_string())?);
+            rest = &tail[len..];
+        }
+        self.beneficiary_index =
+            SlotTable::from_bytes(table, self.beneficiaries.len()).map_err(|e| format!("beneficiary table: {e}"))?;
+        Ok(())
     }
 }
 
@@ -566,37 +574,66 @@ mod tests {
         assert_eq!(serde_json::from_str::<PaymentBook>(&json).unwrap(), book);
     }
 
+    fn from_parts(parts: [&[u8]; 7]) -> Result<PaymentBook, String> {
+        PaymentBook::from_parts(&Parts(parts.map(|p| ByteBuf(std::borrow::Cow::Borrowed(p)))))
+    }
+
+    fn wire_slot(key: [u64; 2], beneficiary: u32) -> Vec<u8> {
+        let fields = Fields {
+            key,
+            amount_fen: 10,
+            beneficiary,
+            region: 620100,
+            period: period_code(Period::new(2025, 1).unwrap()),
+            benefit: 0,
+        };
+        let slot = Slot::pack(fields).unwrap();
+        [slot.key[0], slot.key[1], slot.amount_period, slot.who_where].iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
     #[test]
     fn damaged_snapshot_parts_are_refused() {
         let mut book = PaymentBook::default();
         book.insert(&id("p-1"), &record("b-1", 10));
-        let mut slots = Vec::new();
         let good = postcard::to_stdvec(&book).unwrap();
         let back: PaymentBook = postcard::from_bytes(&good).unwrap();
         assert_eq!(back, book);
+        assert_eq!(back.get(&id("p-1")), book.get(&id("p-1")));
+        let seed = [1u8; 16];
+        // A table of one entry (slot 0), for one slot or one beneficiary.
+        let one = {
+            let mut table = SlotTable::default();
+            table.insert(3, 0, |_| 3);
+            table.to_bytes()
+        };
+        let who = [3, b'b', b'-', b'1'];
         // A slot naming a beneficiary that is not in the table.
-        slots.extend_from_slice(&[0u8; 16]);
-        slots.extend_from_slice(&10i64.to_le_bytes());
-        slots.extend_from_slice(&5u32.to_le_bytes());
-        slots.extend_from_slice(&620100u32.to_le_bytes());
-        slots.extend_from_slice(&period_code(Period::new(2025, 1).unwrap()).to_le_bytes());
-        slots.push(0);
-        let err = PaymentBook::from_parts(&slots, &[], &[3, b'b', b'-', b'1'], &[]).unwrap_err();
+        let slots = wire_slot([0, 0], 5);
+        let err = from_parts([&seed, &slots, &one, &[], &who, &one, &[]]).unwrap_err();
         assert!(err.contains("not a valid payment"), "{err}");
-        assert!(PaymentBook::from_parts(&slots[..20], &[], &[], &[]).unwrap_err().contains("cut short"));
-        assert!(PaymentBook::from_parts(&[], &[], &[9, b'x'], &[]).unwrap_err().contains("cut short"));
-        let err = PaymentBook::from_parts(&[], &[0; 12], &[], &[]).unwrap_err();
+        let mut bad_bits = wire_slot([0, 0], 0);
+        bad_bits[31] = 0xff;
+        let err = from_parts([&seed, &bad_bits, &one, &[], &who, &one, &[]]).unwrap_err();
+        assert!(err.contains("not a valid payment"), "{err}");
+        let slots = wire_slot([0, 0], 0);
+        assert!(from_parts([&seed, &slots, &one, &[], &who, &one, &[]]).is_ok());
+        assert!(from_parts([&seed[..8], &slots, &one, &[], &who, &one, &[]]).unwrap_err().contains("seed"));
+        let err = from_parts([&seed, &slots[..20], &[], &[], &[], &[], &[]]).unwrap_err();
+        assert!(err.contains("cut short"), "{err}");
+        assert!(from_parts([&seed, &[], &[], &[], &[9, b'x'], &[], &[]]).unwrap_err().contains("cut short"));
+        let err = from_parts([&seed, &[], &[], &[0; 12], &[], &[], &[]]).unwrap_err();
         assert!(err.contains("reversal"), "{err}");
-        let mut twice = Vec::new();
-        for _ in 0..2 {
-            twice.extend_from_slice(&[7u8; 16]);
-            twice.extend_from_slice(&10i64.to_le_bytes());
-            twice.extend_from_slice(&0u32.to_le_bytes());
-            twice.extend_from_slice(&620100u32.to_le_bytes());
-            twice.extend_from_slice(&period_code(Period::new(2025, 1).unwrap()).to_le_bytes());
-            twice.push(0);
-        }
-        let err = PaymentBook::from_parts(&twice, &[], &[3, b'b', b'-', b'1'], &[]).unwrap_err();
-        assert!(err.contains("repeats a payment id"), "{err}");
+        // Tables that do not index exactly the slots or the beneficiaries.
+        let err = from_parts([&seed, &slots, &[], &[], &who, &one, &[]]).unwrap_err();
+        assert!(err.contains("payment table"), "{err}");
+        let mut two = slots.clone();
+        two.extend_from_slice(&wire_slot([7, 7], 0));
+        let err = from_parts([&seed, &two, &one, &[], &who, &one, &[]]).unwrap_err();
+        assert!(err.contains("payment table"), "{err}");
+        let err =
+            from_parts([&seed, &[], &[], &[], &[3, b'b', b'-', b'1', 3, b'b', b'-', b'2'], &one, &[]]).unwrap_err();
+        assert!(err.contains("beneficiary table"), "{err}");
+        let err = from_parts([&seed, &[], &[], &[], &[18, b'1'], &[], &[]]).unwrap_err();
+        assert!(err.contains("cut short"), "{err}");
     }
 }

@@ -8,13 +8,13 @@
 //! SHA-256 of the command's payload. Hits are retries, which are rare, so the read costs nothing
 //! in practice, and the index stays at ~24 bytes per command over a long history. Slots live in
 //! fixed-size chunks, so the index grows without copying or a half-empty doubling. In a snapshot
-//! it is one flat byte string, re-indexed on load.
+//! it is flat byte strings: the hash seed, the slots, and the table as it is, so loading is a
+//! copy and a check, not an insert per command.
 
 use std::fmt;
 
-use fundledger_domain::compact::{Bytes, Chunked, KeyHasher, build_table};
+use fundledger_domain::compact::{ByteBuf, Bytes, Chunked, KeyHasher, SlotTable};
 use fundledger_domain::{Command, CommandId};
-use hashbrown::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -48,7 +48,7 @@ impl Slot {
 pub struct IdempotencyIndex {
     /// 64 Ki slots of 16 bytes (1 MiB) per chunk.
     slots: Chunked<Slot>,
-    table: HashTable<u32>,
+    table: SlotTable,
     hasher: KeyHasher,
 }
 
@@ -60,7 +60,7 @@ impl IdempotencyIndex {
     /// Every answer filed under `key`, oldest first; each must be confirmed against the log.
     pub fn candidates(&self, key: u64) -> Vec<Answer> {
         let mut found: Vec<u32> =
-            self.table.iter_hash(self.hasher.packed(key)).copied().filter(|&i| self.slot(i).key == key).collect();
+            self.table.candidates(self.hasher.packed(key)).filter(|&i| self.slot(i).key == key).collect();
         found.sort_unstable();
         found.into_iter().map(|i| self.slot(i).answer()).collect()
     }
@@ -76,7 +76,7 @@ impl IdempotencyIndex {
     fn push(&mut self, slot: Slot) {
         let index = self.slots.push(slot);
         let (hasher, slots) = (&self.hasher, &self.slots);
-        self.table.insert_unique(hasher.packed(slot.key), index, |&i| hasher.packed(slots.get(i).key));
+        self.table.insert(hasher.packed(slot.key), index, |i| hasher.packed(slots.get(i).key));
     }
 
     pub fn len(&self) -> usize {
@@ -89,41 +89,40 @@ impl IdempotencyIndex {
 
     /// Approximate heap bytes held, for the memory report.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.heap_bytes() + self.table.capacity() * (1 + size_of::<u32>())
+        self.slots.heap_bytes() + self.table.heap_bytes()
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len() * SLOT_BYTES);
+    /// The snapshot form: seed, slots and table.
+    fn to_parts(&self) -> [Vec<u8>; 3] {
+        let seed: Vec<u8> = self.hasher.seed().iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut slots = Vec::with_capacity(self.len() * SLOT_BYTES);
         for slot in self.slots.iter() {
-            out.extend_from_slice(&slot.key.to_le_bytes());
-            out.extend_from_slice(&slot.packed.to_le_bytes());
+            slots.extend_from_slice(&slot.key.to_le_bytes());
+            slots.extend_from_slice(&slot.packed.to_le_bytes());
         }
-        out
+        [seed, slots, self.table.to_bytes()]
     }
 
-    fn from_bytes(bytes: &[u8]) -> Result<IdempotencyIndex, String> {
-        if !bytes.len().is_multiple_of(SLOT_BYTES) {
+    fn from_parts(seed: &[u8], slots: &[u8], table: &[u8]) -> Result<IdempotencyIndex, String> {
+        let word = |raw: &[u8], at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+        if seed.len() != 16 {
+            return Err("idempotency index's hash seed is not 16 bytes".into());
+        }
+        if !slots.len().is_multiple_of(SLOT_BYTES) {
             return Err("idempotency index is cut short".into());
         }
-        let count = bytes.len() / SLOT_BYTES;
-        let mut index = IdempotencyIndex::default();
-        index.slots.reserve(count);
-        let mut hashes = Vec::with_capacity(count);
-        for raw in bytes.chunks_exact(SLOT_BYTES) {
-            let slot = Slot {
-                key: u64::from_le_bytes(raw[..8].try_into().expect("8 bytes")),
-                packed: u64::from_le_bytes(raw[8..].try_into().expect("8 bytes")),
-            };
+        let count = slots.len() / SLOT_BYTES;
+        let mut index =
+            IdempotencyIndex { hasher: KeyHasher::from_seed([word(seed, 0), word(seed, 8)]), ..Default::default() };
+        index.slots = Chunked::load(count, |number| {
+            let raw = &slots[number * SLOT_BYTES..(number + 1) * SLOT_BYTES];
+            let slot = Slot { key: word(raw, 0), packed: word(raw, 8) };
             if slot.packed >> 16 == 0 || slot.packed & 0xffff == 0 {
-                return Err(format!("idempotency entry {} points nowhere", index.len()));
+                return Err(format!("idempotency entry {number} points nowhere"));
             }
-            hashes.push((index.hasher.packed(slot.key), index.slots.push(slot)));
-        }
-        let (hasher, slots) = (&index.hasher, &index.slots);
-        let key = |i: u32| slots.get(i).key;
-        // Keys may repeat (different command ids), so no two entries are "the same" here.
-        index.table = build_table(hashes, |_, _| false, |&i| hasher.packed(key(i)))
-            .unwrap_or_else(|_| unreachable!("entries never compare equal"));
+            Ok(slot)
+        })?;
+        index.table = SlotTable::from_bytes(table, count).map_err(|e| format!("idempotency table: {e}"))?;
         Ok(index)
     }
 }
@@ -144,26 +143,15 @@ impl fmt::Debug for IdempotencyIndex {
 
 impl Serialize for IdempotencyIndex {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_newtype_struct("IdempotencyIndex", &Bytes(&self.to_bytes()))
+        let [seed, slots, table] = self.to_parts();
+        (Bytes(&seed), Bytes(&slots), Bytes(&table)).serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for IdempotencyIndex {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<IdempotencyIndex, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = IdempotencyIndex;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("the idempotency index as bytes")
-            }
-            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<IdempotencyIndex, D::Error> {
-                d.deserialize_bytes(self)
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<IdempotencyIndex, E> {
-                IdempotencyIndex::from_bytes(v).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_newtype_struct("IdempotencyIndex", V)
+        let (seed, slots, table) = <(ByteBuf<'de>, ByteBuf<'de>, ByteBuf<'de>)>::deserialize(deserializer)?;
+        IdempotencyIndex::from_parts(&seed.0, &slots.0, &table.0).map_err(serde::de::Error::custom)
     }
 }
 
@@ -219,18 +207,24 @@ mod tests {
         index.insert(7, answer(2));
         let expected = vec![answer(5), answer(9), answer(2)];
         assert_eq!(index.candidates(7), expected, "oldest first");
-        let back = IdempotencyIndex::from_bytes(&index.to_bytes()).unwrap();
+        let [seed, slots, table] = index.to_parts();
+        let back = IdempotencyIndex::from_parts(&seed, &slots, &table).unwrap();
         assert_eq!(back.candidates(7), expected);
         assert_eq!(back.candidates(8), vec![answer(6)]);
     }
 
     #[test]
-    fn damaged_bytes_are_refused() {
+    fn damaged_parts_are_refused() {
         let mut index = IdempotencyIndex::default();
         index.insert(7, answer(1));
-        let bytes = index.to_bytes();
-        assert_eq!(IdempotencyIndex::from_bytes(&bytes).unwrap(), index);
-        assert!(IdempotencyIndex::from_bytes(&bytes[..15]).unwrap_err().contains("cut short"));
-        assert!(IdempotencyIndex::from_bytes(&[0; 16]).unwrap_err().contains("points nowhere"));
+        let [seed, slots, table] = index.to_parts();
+        assert_eq!(IdempotencyIndex::from_parts(&seed, &slots, &table).unwrap(), index);
+        assert!(IdempotencyIndex::from_parts(&seed, &slots[..15], &table).unwrap_err().contains("cut short"));
+        assert!(IdempotencyIndex::from_parts(&seed[..4], &slots, &table).unwrap_err().contains("seed"));
+        assert!(IdempotencyIndex::from_parts(&seed, &[0; 16], &table).unwrap_err().contains("points nowhere"));
+        assert!(IdempotencyIndex::from_parts(&seed, &slots, &[]).unwrap_err().contains("idempotency table"));
+        let mut two = slots.clone();
+        two.extend_from_slice(&slots);
+        assert!(IdempotencyIndex::from_parts(&seed, &two, &table).unwrap_err().contains("idempotency table"));
     }
 }
