@@ -101,6 +101,22 @@ const SLOT_WIRE_BYTES: usize = 32;
 
 /// The key of a payment id: the first 128 bits of its SHA-256.
 fn payment_key(id: &PaymentId) -> [u64; 2] {
+    // A payment's id is looked up when it is decided and again when it is recorded: the last
+    // key computed is kept, per thread, so that the second time costs no SHA-256.
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(PaymentId, [u64; 2])>> = const { std::cell::Cell::new(None) };
+    }
+    LAST.with(|last| match last.get() {
+        Some((known, key)) if known == *id => key,
+        _ => {
+            let key = payment_key_uncached(id);
+            last.set(Some((*id, key)));
+            key
+        }
+    })
+}
+
+fn payment_key_uncached(id: &PaymentId) -> [u64; 2] {
     let digest = Sha256::digest(id.as_str().as_bytes());
     [
         u64::from_le_bytes(digest[..8].try_into().expect("8 bytes")),

@@ -54,7 +54,7 @@ pub struct StartupReport {
 /// What one command of a batch resolved to before the append.
 enum Pending {
     Done(Result<Outcome, EngineError>),
-    New { first: usize, count: usize, rejection: Option<Rejection> },
+    New { key: u64, first: usize, count: usize, rejection: Option<Rejection> },
     SameAs(usize),
 }
 
@@ -78,6 +78,10 @@ pub struct Core<L: EventLog> {
     records: Vec<Recorded>,
     payload: Vec<u8>,
     batch: AppendBatch,
+    /// The batch's new command ids: their digest and where they are in the batch.
+    in_batch: HashMap<CommandId, ([u8; 32], usize)>,
+    /// A command's canonical encoding, before it is digested.
+    digest_input: Vec<u8>,
 }
 
 impl<L: EventLog> Core<L> {
@@ -149,6 +153,8 @@ impl<L: EventLog> Core<L> {
             records: Vec::new(),
             payload: Vec::new(),
             batch: AppendBatch::new(),
+            in_batch: HashMap::new(),
+            digest_input: Vec::new(),
         };
         Ok((core, report))
     }
@@ -190,7 +196,8 @@ impl<L: EventLog> Core<L> {
         }
         let ctx = Context { policy: &self.policy };
         let mut pending: Vec<Pending> = Vec::with_capacity(submissions.len());
-        let mut in_batch: HashMap<CommandId, ([u8; 32], usize)> = HashMap::new();
+        let mut in_batch = std::mem::take(&mut self.in_batch);
+        in_batch.clear();
         self.records.clear();
         let mut now = self.clock.now_micros().max(self.last_time_micros);
         for sub in submissions {
@@ -205,13 +212,13 @@ impl<L: EventLog> Core<L> {
                 pending.push(Pending::Done(Err(EngineError::TraceIdTooLong { field: "causation_id" })));
                 continue;
             }
-            let digest = command_digest(&sub.command);
-            if let Some(result) = self.earlier_answer(&sub.command_id, &digest) {
+            let digest = command_digest(&sub.command, &mut self.digest_input);
+            let key = command_key(&sub.command_id);
+            if let Some(result) = self.earlier_answer(key, &sub.command_id, &digest) {
                 pending.push(Pending::Done(result));
                 continue;
             }
-            let key = sub.command_id;
-            if let Some((earlier_digest, index)) = in_batch.get(&key) {
+            if let Some((earlier_digest, index)) = in_batch.get(&sub.command_id) {
                 pending.push(if *earlier_digest == digest {
                     Pending::SameAs(*index)
                 } else {
@@ -257,9 +264,10 @@ impl<L: EventLog> Core<L> {
                     Some(rejection)
                 }
             };
-            in_batch.insert(key, (digest, pending.len()));
-            pending.push(Pending::New { first, count: self.records.len() - first, rejection });
+            in_batch.insert(sub.command_id, (digest, pending.len()));
+            pending.push(Pending::New { key, first, count: self.records.len() - first, rejection });
         }
+        self.in_batch = in_batch;
         if self.records.is_empty() {
             return pending
                 .into_iter()
@@ -294,10 +302,10 @@ impl<L: EventLog> Core<L> {
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(pending.len());
         for (sub, p) in submissions.iter().zip(&pending) {
             let outcome = match p {
-                Pending::New { first, count, rejection } => {
+                Pending::New { key, first, count, rejection } => {
                     let start = first_position + *first as u64;
                     let answer = Answer { first: start, count: *count as u32 };
-                    self.idempotency.insert(command_key(&sub.command_id), answer);
+                    self.idempotency.insert(*key, answer);
                     Some(match rejection {
                         None => Outcome::Accepted {
                             command_id: sub.command_id,
@@ -375,8 +383,13 @@ impl<L: EventLog> Core<L> {
     /// The outcome of an earlier command with this id, if the log holds one: the original outcome
     /// if the payload is the same, `CommandIdReused` if not. The index only locates candidates
     /// (its keys are 64-bit), so each is confirmed against the command id on its first record.
-    fn earlier_answer(&self, command_id: &CommandId, digest: &[u8; 32]) -> Option<Result<Outcome, EngineError>> {
-        for answer in self.idempotency.candidates(command_key(command_id)) {
+    fn earlier_answer(
+        &self,
+        key: u64,
+        command_id: &CommandId,
+        digest: &[u8; 32],
+    ) -> Option<Result<Outcome, EngineError>> {
+        for answer in self.idempotency.candidates(key) {
             let recorded = match self.answer_records(answer) {
                 Ok(recorded) => recorded,
                 Err(err) => return Some(Err(err)),

@@ -163,9 +163,11 @@ pub fn command_key(command_id: &CommandId) -> u64 {
 
 /// SHA-256 of the command's canonical encoding (its JSON with fields in declaration order, which
 /// serde_json keeps stable for a given type), stored in full on each record.
-pub fn command_digest(command: &Command) -> [u8; 32] {
-    let bytes = serde_json::to_vec(command).expect("commands always serialize");
-    Sha256::digest(&bytes).into()
+/// `scratch` is reused between calls.
+pub fn command_digest(command: &Command, scratch: &mut Vec<u8>) -> [u8; 32] {
+    scratch.clear();
+    serde_json::to_writer(&mut *scratch, command).expect("commands always serialize");
+    Sha256::digest(&scratch).into()
 }
 
 #[cfg(test)]
