@@ -309,6 +309,38 @@ struct Throughput {
     commands_per_s: f64,
     median_batch: u32,
     sqlite_per_s: f64,
+    floor_per_s: f64,
+}
+
+/// The physical floor for closed-loop submitters: the same record bytes written into a
+/// preallocated plain file (zero-filled before the clock starts, then overwritten in place) with
+/// one `fdatasync` per group of `group` records, nothing else. With `group` = the number of
+/// submitters, this is the most any store that syncs once per commit could give them on this
+/// disk, however little it computed: each submitter has one command in flight, so no commit can
+/// carry more than one command from each.
+fn closed_loop_floor(dir: &Path, payloads: &[(i64, Vec<u8>)], group: usize) -> f64 {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("floor.bin");
+    let total: usize = payloads.iter().map(|(_, p)| p.len()).sum();
+    let mut file = std::fs::File::create(&path).expect("floor file");
+    file.write_all(&vec![0u8; total]).expect("zero-fill");
+    file.sync_all().expect("sync");
+    let mut buffer = Vec::new();
+    let (_, seconds) = timed(|| {
+        let mut offset = 0u64;
+        for chunk in payloads.chunks(group) {
+            buffer.clear();
+            for (_, payload) in chunk {
+                buffer.extend_from_slice(payload);
+            }
+            file.write_all_at(&buffer, offset).expect("write");
+            file.sync_data().expect("fdatasync");
+            offset += buffer.len() as u64;
+        }
+    });
+    let _ = std::fs::remove_file(&path);
+    payloads.len() as f64 / seconds
 }
 
 /// One run: a fresh ledger, the setup, then `payments` payments from 64 submitter threads.
@@ -388,6 +420,7 @@ fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize) -> Throughp
         commands_per_s: done as f64 / seconds,
         median_batch,
         sqlite_per_s: payloads.len() as f64 / sqlite_seconds,
+        floor_per_s: closed_loop_floor(&scratch.path, &payloads, submitters),
     }
 }
 
@@ -429,6 +462,17 @@ fn main() {
         target: format!("≥ {commands_per_s_target:.0}"),
         met: met(cps >= commands_per_s_target),
         peer: format!("SQLite WAL FULL, tx of {batch:.0}: {sqlite_cps:.0}/s → ×{:.2}", cps / sqlite_cps),
+    });
+    let floor = median(results.iter().map(|t| t.floor_per_s).collect());
+    rows.push(Row {
+        figure: format!("  bound for {submitters} closed-loop submitters on this disk (records/s)"),
+        value: format!("{floor:.0}"),
+        target: "—".into(),
+        met: "—",
+        peer: format!(
+            "raw file, fdatasync per {submitters} records, no compute: the engine reaches ×{:.2} of it",
+            cps / floor
+        ),
     });
     rows.push(Row {
         figure: "median batch per sync (commands)".into(),
