@@ -299,6 +299,17 @@ impl<L: EventLog> Core<L> {
         }
         let first_position = self.head.position + 1 - self.records.len() as u64;
         // Index, views and subscribers see the records only now that they are durable.
+        self.publish(first_position);
+        self.records_since_snapshot += self.records.len() as u64;
+        // The outcomes take the batch's events (no copies), in order; an outcome that a repeat
+        // of its command id in the same batch also answers is the only one cloned.
+        let mut repeated = vec![false; pending.len()];
+        for p in &pending {
+            if let Pending::SameAs(j) = p {
+                repeated[*j] = true;
+            }
+        }
+        let mut bodies = self.records.drain(..).map(|r| r.body);
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(pending.len());
         for (sub, p) in submissions.iter().zip(&pending) {
             let outcome = match p {
@@ -306,33 +317,35 @@ impl<L: EventLog> Core<L> {
                     let start = first_position + *first as u64;
                     let answer = Answer { first: start, count: *count as u32 };
                     self.idempotency.insert(*key, answer);
+                    let mine = bodies.by_ref().take(*count);
                     Some(match rejection {
                         None => Outcome::Accepted {
                             command_id: sub.command_id,
                             positions: start..=start + *count as u64 - 1,
-                            events: self.records[*first..*first + *count]
-                                .iter()
-                                .map(|r| match &r.body {
-                                    RecordBody::Event(event) => event.clone(),
+                            events: mine
+                                .map(|body| match body {
+                                    RecordBody::Event(event) => event,
                                     RecordBody::Rejected { .. } => unreachable!("accepted commands record events"),
                                 })
                                 .collect(),
                             replayed: false,
                         },
-                        Some(rejection) => Outcome::Rejected {
-                            command_id: sub.command_id,
-                            rejection: rejection.clone(),
-                            position: start,
-                            replayed: false,
-                        },
+                        Some(rejection) => {
+                            mine.for_each(drop);
+                            Outcome::Rejected {
+                                command_id: sub.command_id,
+                                rejection: rejection.clone(),
+                                position: start,
+                                replayed: false,
+                            }
+                        }
                     })
                 }
                 _ => None,
             };
             outcomes.push(outcome);
         }
-        self.publish(first_position);
-        self.records_since_snapshot += self.records.len() as u64;
+        drop(bodies);
         if self.records_since_snapshot >= self.snapshot_every_records {
             self.snapshot_in_background();
         }
@@ -341,7 +354,8 @@ impl<L: EventLog> Core<L> {
             .enumerate()
             .map(|(i, p)| match p {
                 Pending::Done(result) => result,
-                Pending::New { .. } => Ok(outcomes[i].clone().expect("set above")),
+                Pending::New { .. } if repeated[i] => Ok(outcomes[i].clone().expect("set above")),
+                Pending::New { .. } => Ok(outcomes[i].take().expect("set above")),
                 Pending::SameAs(j) => Ok(mark_replayed(outcomes[j].clone().expect("the original is new"))),
             })
             .collect()
