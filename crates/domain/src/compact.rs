@@ -1,6 +1,8 @@
 //! Building blocks of the compact in-memory indexes (the payment book here, the engine's
-//! idempotency index): slots in fixed-size chunks, seeded hashing of fingerprints, hash tables
-//! built in bucket order on load, and byte strings for their snapshot form.
+//! idempotency index): slots in fixed-size chunks, seeded hashing of fingerprints and text, a
+//! hash table of slot numbers whose snapshot form is its memory layout ([`SlotTable`]), hash
+//! tables built in bucket order on load, byte strings for the snapshot form, and the
+//! helpers that spread a snapshot load over the cores.
 
 use std::borrow::Cow;
 use std::fmt;
