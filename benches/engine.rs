@@ -344,8 +344,16 @@ fn closed_loop_floor(dir: &Path, payloads: &[(i64, Vec<u8>)], group: usize) -> f
 }
 
 /// One run: a fresh ledger, the setup, then `payments` payments from 64 submitter threads.
-fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize) -> Throughput {
-    let scratch = Scratch::new(&format!("throughput-{round}"));
+/// Who submits: 64 OS threads blocking on `submit_blocking`, or 64 tasks awaiting `submit` on
+/// one tokio runtime thread (as the API's handlers do).
+#[derive(Clone, Copy, PartialEq)]
+enum Submitters {
+    Threads,
+    Tasks,
+}
+
+fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: Submitters) -> Throughput {
+    let scratch = Scratch::new(&format!("throughput-{round}-{}", submitter as u8));
     let log = open_log(&scratch.path, policy);
     let options = CoreOptions { snapshot_dir: None, snapshot_every_records: u64::MAX };
     let (mut core, _) = Core::open(
@@ -369,20 +377,44 @@ fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize) -> Throughp
         .map(|s| (0..per_submitter).map(|i| payment(round, s, i, regions[(s + i as usize) % regions.len()])).collect())
         .collect();
     let started = Instant::now();
-    let handles: Vec<_> = work
-        .into_iter()
-        .map(|subs| {
-            let engine = engine.clone();
-            std::thread::spawn(move || {
-                for s in subs {
-                    let outcome = engine.submit_blocking(s).expect("answered");
-                    assert!(outcome.is_accepted(), "{outcome:?}");
+    match submitter {
+        Submitters::Threads => {
+            let handles: Vec<_> = work
+                .into_iter()
+                .map(|subs| {
+                    let engine = engine.clone();
+                    std::thread::spawn(move || {
+                        for s in subs {
+                            let outcome = engine.submit_blocking(s).expect("answered");
+                            assert!(outcome.is_accepted(), "{outcome:?}");
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().expect("submitter");
+            }
+        }
+        Submitters::Tasks => {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            runtime.block_on(async {
+                let tasks: Vec<_> = work
+                    .into_iter()
+                    .map(|subs| {
+                        let engine = engine.clone();
+                        tokio::spawn(async move {
+                            for s in subs {
+                                let outcome = engine.submit(s).await.expect("answered");
+                                assert!(outcome.is_accepted(), "{outcome:?}");
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("submitter task");
                 }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().expect("submitter");
+            });
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     let done = per_submitter * submitters as u64;
@@ -452,7 +484,9 @@ fn main() {
 
     // Throughput first, on a quiet disk.
     eprintln!("throughput: {payments} payments from {submitters} submitters, {runs} runs");
-    let results: Vec<Throughput> = (0..runs).map(|r| throughput_run(&policy, payments, r)).collect();
+    let results: Vec<Throughput> =
+        (0..runs).map(|r| throughput_run(&policy, payments, r, Submitters::Threads)).collect();
+    let tasks: Vec<Throughput> = (0..runs).map(|r| throughput_run(&policy, payments, r, Submitters::Tasks)).collect();
     let cps = median(results.iter().map(|t| t.commands_per_s).collect());
     let sqlite_cps = median(results.iter().map(|t| t.sqlite_per_s).collect());
     let batch = median(results.iter().map(|t| f64::from(t.median_batch)).collect());
@@ -463,7 +497,20 @@ fn main() {
         met: met(cps >= commands_per_s_target),
         peer: format!("SQLite WAL FULL, tx of {batch:.0}: {sqlite_cps:.0}/s → ×{:.2}", cps / sqlite_cps),
     });
-    let floor = median(results.iter().map(|t| t.floor_per_s).collect());
+    let tasks_cps = median(tasks.iter().map(|t| t.commands_per_s).collect());
+    let tasks_batch = median(tasks.iter().map(|t| f64::from(t.median_batch)).collect());
+    let tasks_sqlite = median(tasks.iter().map(|t| t.sqlite_per_s).collect());
+    rows.push(Row {
+        figure: format!("  the same from {submitters} async submitters (tokio tasks, one runtime thread) (commands/s)"),
+        value: format!("{tasks_cps:.0}"),
+        target: format!("≥ {commands_per_s_target:.0}"),
+        met: met(tasks_cps >= commands_per_s_target),
+        peer: format!(
+            "median batch {tasks_batch:.0}; SQLite WAL FULL, tx of {tasks_batch:.0}: {tasks_sqlite:.0}/s → ×{:.2}",
+            tasks_cps / tasks_sqlite
+        ),
+    });
+    let floor = median(results.iter().chain(&tasks).map(|t| t.floor_per_s).collect());
     rows.push(Row {
         figure: format!("  bound for {submitters} closed-loop submitters on this disk (records/s)"),
         value: format!("{floor:.0}"),
