@@ -138,3 +138,77 @@ pub fn estimate_commands(policy: &Policy, config: &DemoConfig) -> u64 {
     let overhead_milli = units * 7_450 + batches * 1_000;
     months * (periodic_milli + one_time_milli + overhead_milli) / 1000 + units * 2
 }
+
+/// The commands that make every paying unit ready to pay benefits of `category` in `period`, up
+/// to `amount` each: a collection of `amount` and its transfer, a budget, and a plan of `amount`
+/// submitted, approved by HRSS, reviewed by Finance and allocated in full. For load tests and
+/// benchmarks, which then send payments; ids are `<step>-<unit index>`, the actor is the system.
+pub fn ready_to_pay(
+    policy: &Policy,
+    period: fundledger_domain::Period,
+    category: fundledger_domain::ExpenditureCategory,
+    amount: fundledger_domain::Money,
+) -> Vec<(CommandId, Command)> {
+    use fundledger_domain::{BudgetLines, IncomeCategory, PlanId, TaxBatchRef};
+    let id = |text: String| CommandId::parse(&text).expect("setup ids are valid");
+    let mut out = Vec::new();
+    for (u, unit) in policy.units.iter().enumerate() {
+        let region = unit.code;
+        let tax_batch = TaxBatchRef::parse(&format!("TB-{u}")).expect("tax batch refs are valid");
+        let plan_id = PlanId::parse(&format!("P-{u}")).expect("plan ids are valid");
+        let lines = BudgetLines { income: vec![], expenditure: vec![(category, amount)] };
+        out.extend([
+            (
+                id(format!("col-{u}")),
+                Command::RecordCollection { region, period, category: IncomeCategory::Premium, amount, tax_batch },
+            ),
+            (id(format!("xfer-{u}")), Command::RecordTransfer { region, period, amount }),
+            (id(format!("budget-{u}")), Command::AdoptBudget { region, year: period.year(), lines }),
+            (
+                id(format!("submit-{u}")),
+                Command::SubmitPlan { plan_id, region, period, lines: vec![(category, amount)] },
+            ),
+            (id(format!("approve-{u}")), Command::ApprovePlan { plan_id }),
+            (id(format!("review-{u}")), Command::ReviewPlan { plan_id }),
+            (id(format!("alloc-{u}")), Command::AllocateFunds { plan_id, amount }),
+        ]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fundledger_domain::{Context, ExpenditureCategory, FundState, Money, Period, decide};
+
+    #[test]
+    fn ready_to_pay_leaves_every_unit_with_an_allocated_reviewed_plan() {
+        let policy = Policy::gansu();
+        let period = Period::new(2024, 3).unwrap();
+        let amount = Money::from_fen(1_000_000).unwrap();
+        let commands = ready_to_pay(&policy, period, ExpenditureCategory::Medical, amount);
+        assert_eq!(commands.len(), 7 * policy.units.len());
+        let mut state = FundState::new();
+        let ctx = Context { policy: &policy };
+        for (id, command) in &commands {
+            let events = decide(&state, command, &ctx).unwrap_or_else(|r| panic!("{id}: {r:?}"));
+            for event in &events {
+                state.apply(event);
+            }
+        }
+        let ids: std::collections::HashSet<_> = commands.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids.len(), commands.len(), "every setup command has its own id");
+        for unit in &policy.units {
+            let payment = Command::RecordPayment {
+                payment_id: fundledger_domain::PaymentId::parse(&format!("PAY-{}", unit.code.get())).unwrap(),
+                region: unit.code,
+                period,
+                benefit: fundledger_domain::BenefitType::MedicalTreatment,
+                beneficiary: fundledger_domain::BeneficiaryRef::parse("B-1").unwrap(),
+                amount: Money::from_fen(12_345).unwrap(),
+                basis: None,
+            };
+            assert!(decide(&state, &payment, &ctx).is_ok(), "{} can pay", unit.code.get());
+        }
+    }
+}

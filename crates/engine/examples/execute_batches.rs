@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fundledger_domain::{
-    Actor, BeneficiaryRef, BenefitType, BudgetLines, Command, CommandId, ExpenditureCategory, IncomeCategory, Money,
-    PaymentId, Period, PlanId, Policy, RegionCode, TaxBatchRef,
+    Actor, BeneficiaryRef, BenefitType, Command, CommandId, ExpenditureCategory, Money, PaymentId, Period, Policy,
+    RegionCode,
 };
 use fundledger_engine::{Core, CoreOptions, HashIds, Submission, SystemClock};
 use fundledger_store::{FileLog, FileOptions};
@@ -21,30 +21,10 @@ use fundledger_store::{FileLog, FileOptions};
 fn setup(policy: &Policy) -> Vec<Submission> {
     let period = Period::new(2024, 3).expect("period");
     let amount = Money::from_fen(50_000_000_000).expect("money");
-    let mut out = Vec::new();
-    let mut push = |id: String, command: Command| {
-        out.push(Submission::new(CommandId::parse(&id).expect("id"), Actor::system(), command));
-    };
-    for (u, unit) in policy.units.iter().enumerate() {
-        let region = unit.code;
-        let tax_batch = TaxBatchRef::parse(&format!("TB-{u}")).expect("tax batch");
-        push(
-            format!("col-{u}"),
-            Command::RecordCollection { region, period, category: IncomeCategory::Premium, amount, tax_batch },
-        );
-        push(format!("xfer-{u}"), Command::RecordTransfer { region, period, amount });
-        let lines = BudgetLines { income: vec![], expenditure: vec![(ExpenditureCategory::Medical, amount)] };
-        push(format!("budget-{u}"), Command::AdoptBudget { region, year: 2024, lines });
-        let plan_id = PlanId::parse(&format!("P-{u}")).expect("plan");
-        push(
-            format!("submit-{u}"),
-            Command::SubmitPlan { plan_id, region, period, lines: vec![(ExpenditureCategory::Medical, amount)] },
-        );
-        push(format!("approve-{u}"), Command::ApprovePlan { plan_id });
-        push(format!("review-{u}"), Command::ReviewPlan { plan_id });
-        push(format!("alloc-{u}"), Command::AllocateFunds { plan_id, amount });
-    }
-    out
+    fundledger_demo::ready_to_pay(policy, period, ExpenditureCategory::Medical, amount)
+        .into_iter()
+        .map(|(id, command)| Submission::new(id, Actor::system(), command))
+        .collect()
 }
 
 fn main() {
