@@ -19,7 +19,7 @@ use fundledger_projections::{EventMeta, Views};
 use fundledger_store::{AppendBatch, EventLog, Head, RecordBatch, StoreError, block_on};
 
 use crate::clock::{Clock, IdSource};
-use crate::idempotency::{Answer, IdempotencyIndex, command_digest, command_key};
+use crate::idempotency::{Answer, IdempotencyIndex, command_digest};
 use crate::outcome::{EngineError, Outcome, Submission, TRACE_ID_BYTES_MAX};
 use crate::shared::Shared;
 use crate::snapshot::{SnapshotBody, Snapshotter};
@@ -213,7 +213,7 @@ impl<L: EventLog> Core<L> {
                 continue;
             }
             let digest = command_digest(&sub.command, &mut self.digest_input);
-            let key = command_key(&sub.command_id);
+            let key = self.idempotency.key_of(&sub.command_id);
             if let Some(result) = self.earlier_answer(key, &sub.command_id, &digest) {
                 pending.push(Pending::Done(result));
                 continue;
@@ -546,7 +546,7 @@ fn record_meta(
 /// Adds a record to the idempotency index if it is the first of its command.
 fn index_record(index: &mut IdempotencyIndex, position: u64, meta: &RecordMeta) {
     if meta.index_in_command == 0 {
-        index.insert(command_key(&meta.command_id), Answer { first: position, count: meta.records_in_command });
+        index.insert(index.key_of(&meta.command_id), Answer { first: position, count: meta.records_in_command });
     }
 }
 
@@ -656,7 +656,7 @@ mod tests {
         let first_a = core.execute(std::slice::from_ref(&a)).remove(0);
         assert_eq!(accepted_positions(&first_a), (1..=1, false));
         // B's key now also leads to A's answer, as a real collision would.
-        core.idempotency.insert(command_key(&b.command_id), Answer { first: 1, count: 1 });
+        core.idempotency.insert(core.idempotency.key_of(&b.command_id), Answer { first: 1, count: 1 });
         let first_b = core.execute(std::slice::from_ref(&b)).remove(0);
         assert_eq!(accepted_positions(&first_b), (2..=2, false), "B is new, not a replay of A");
         assert_eq!(core.state().untransferred(RegionCode::new(620100).unwrap(), p("2024-03")), m("30.00"));

@@ -1,6 +1,6 @@
 //! The idempotency index: where in the log the answer to each command id is.
 //!
-//! Each entry is a 16-byte slot: a 64-bit key taken from the SHA-256 of the command id, and the
+//! Each entry is a 16-byte slot: a 64-bit seeded hash of the command id (its key), and the
 //! position (48 bits) and record count (16 bits) of the answer, plus about 5-10 bytes of hash
 //! table holding the slot's number. The key only *locates* candidates: two command ids may share
 //! one (for a billion ids, about a 3% chance that some pair does), so every hit is confirmed
@@ -55,6 +55,13 @@ pub struct IdempotencyIndex {
 impl IdempotencyIndex {
     fn slot(&self, index: u32) -> &Slot {
         self.slots.get(index)
+    }
+
+    /// The index key of a command id: a seeded 64-bit hash of its text. The seed is the
+    /// index's own (random when the index is created, kept in its snapshots), so keys cannot be
+    /// aimed at each other from outside; and a shared key only costs a read of the log.
+    pub fn key_of(&self, command_id: &CommandId) -> u64 {
+        self.hasher.text(command_id.as_str().as_bytes())
     }
 
     /// Every answer filed under `key`, oldest first; each must be confirmed against the log.
@@ -153,12 +160,6 @@ impl<'de> Deserialize<'de> for IdempotencyIndex {
         let (seed, slots, table) = <(ByteBuf<'de>, ByteBuf<'de>, ByteBuf<'de>)>::deserialize(deserializer)?;
         IdempotencyIndex::from_parts(&seed.0, &slots.0, &table.0).map_err(serde::de::Error::custom)
     }
-}
-
-/// The index key of a command id: the first 64 bits of its SHA-256.
-pub fn command_key(command_id: &CommandId) -> u64 {
-    let digest = Sha256::digest(command_id.as_str().as_bytes());
-    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 /// SHA-256 of the command's canonical encoding (its JSON with fields in declaration order, which
