@@ -254,7 +254,8 @@ impl SlotTable {
     }
 
     /// The values stored under `hash` (and, rarely, under other hashes sharing its tag and
-    /// probe run), in the order they were inserted.
+    /// probe run), in probe order: insertion order until the table grows, not after (a caller
+    /// that needs an order sorts, as the idempotency index does by slot number).
     pub fn candidates(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
         let mask = self.tags.len().wrapping_sub(1);
         let tag = tag_of(hash);
@@ -510,7 +511,7 @@ mod tests {
                 assert_eq!(found, (k % 3 == 0).then_some((k / 3) as u32), "{k}");
             }
         }
-        // Equal hashes keep every value, in insertion order.
+        // Equal hashes keep every value (in insertion order, as the table has not grown since).
         let mut shared = SlotTable::default();
         for v in [4, 1, 9] {
             shared.insert(77, v, |_| 77);
@@ -534,6 +535,34 @@ mod tests {
         // Trailing zero bytes and length both count.
         assert_ne!(hasher.text(b"ab"), hasher.text(b"ab\0"));
         assert_ne!(hasher.text(b""), hasher.text(b"\0"));
+    }
+
+    /// Homes crowded at the end of the table (so probe runs wrap around) and equal tags
+    /// everywhere (so every probe step asks the caller): every value is still found, each
+    /// hash's values all come back, and absent values are not found.
+    #[test]
+    fn slot_tables_probe_across_the_wrap_and_through_equal_tags() {
+        let hash = |v: u32| u64::MAX - u64::from(v % 5);
+        let mut table = SlotTable::default();
+        for v in 0..3000u32 {
+            table.insert(hash(v), v, hash);
+            if v % 97 == 0 {
+                for w in 0..=v {
+                    assert_eq!(table.find(hash(w), |x| x == w), Some(w), "{w} after {v}");
+                }
+            }
+        }
+        for v in 3000..3100u32 {
+            assert_eq!(table.find(hash(v), |x| x == v), None);
+        }
+        for r in 0..5u32 {
+            let expected: Vec<u32> = (0..3000).filter(|v| v % 5 == r).collect();
+            let mut found: Vec<u32> = table.candidates(hash(r)).filter(|v| v % 5 == r).collect();
+            found.sort_unstable();
+            assert_eq!(found, expected, "residue {r}");
+        }
+        let back = SlotTable::from_bytes(&table.to_bytes(), 3000).unwrap();
+        assert_eq!(back.find(hash(2999), |x| x == 2999), Some(2999));
     }
 
     #[test]
