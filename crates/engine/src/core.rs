@@ -19,7 +19,7 @@ use fundledger_projections::{EventMeta, Views};
 use fundledger_store::{AppendBatch, EventLog, Head, RecordBatch, StoreError, block_on};
 
 use crate::clock::{Clock, IdSource};
-use crate::idempotency::{Answer, IdempotencyIndex, command_digest};
+use crate::idempotency::{Answer, IdempotencyIndex, command_digest, digest_matches};
 use crate::outcome::{EngineError, Outcome, Submission, TRACE_ID_BYTES_MAX};
 use crate::shared::Shared;
 use crate::snapshot::{SnapshotBody, Snapshotter};
@@ -214,7 +214,7 @@ impl<L: EventLog> Core<L> {
             }
             let digest = command_digest(&sub.command, &mut self.digest_input);
             let key = self.idempotency.key_of(&sub.command_id);
-            if let Some(result) = self.earlier_answer(key, &sub.command_id, &digest) {
+            if let Some(result) = self.earlier_answer(key, sub, &digest) {
                 pending.push(Pending::Done(result));
                 continue;
             }
@@ -397,12 +397,8 @@ impl<L: EventLog> Core<L> {
     /// The outcome of an earlier command with this id, if the log holds one: the original outcome
     /// if the payload is the same, `CommandIdReused` if not. The index only locates candidates
     /// (its keys are 64-bit), so each is confirmed against the command id on its first record.
-    fn earlier_answer(
-        &self,
-        key: u64,
-        command_id: &CommandId,
-        digest: &[u8; 32],
-    ) -> Option<Result<Outcome, EngineError>> {
+    fn earlier_answer(&self, key: u64, sub: &Submission, digest: &[u8; 32]) -> Option<Result<Outcome, EngineError>> {
+        let command_id = &sub.command_id;
         for answer in self.idempotency.candidates(key) {
             let recorded = match self.answer_records(answer) {
                 Ok(recorded) => recorded,
@@ -411,7 +407,8 @@ impl<L: EventLog> Core<L> {
             if recorded[0].meta.command_id != *command_id {
                 continue; // another command id with the same 64-bit key
             }
-            if recorded[0].meta.command_digest != *digest {
+            // Records written before the postcard digest carry the JSON one; either confirms.
+            if !digest_matches(&recorded[0].meta.command_digest, digest, &sub.command) {
                 return Some(Err(EngineError::CommandIdReused { command_id: *command_id }));
             }
             return Some(Ok(Self::replayed_outcome(answer, recorded)));
@@ -667,6 +664,49 @@ mod tests {
         let b_changed = submission("B", collect(lanzhou(), p("2024-03"), m("21.00"), "TB-B"));
         assert!(matches!(core.execute(&[b_changed]).remove(0), Err(EngineError::CommandIdReused { .. })));
         assert_eq!(core.head().position, 2, "retries and refusals append nothing");
+    }
+
+    /// Records written before the postcard command digest carry the JSON one: a retry of such a
+    /// command is still recognised, and the same id with another payload still refused.
+    #[test]
+    fn retries_are_confirmed_against_records_carrying_the_older_json_digest() {
+        let open = |log: Arc<MemoryLog>| {
+            Core::open(
+                log,
+                Arc::new(Policy::gansu()),
+                CoreOptions::default(),
+                Box::new(ManualClock::new(1_717_200_000_000_000)),
+                Box::new(HashIds::new(b"test")),
+                &mut |_, _| {},
+            )
+            .unwrap()
+            .0
+        };
+        let a = submission("A", collect(lanzhou(), p("2024-03"), m("10.00"), "TB-A"));
+        let new_log = Arc::new(MemoryLog::new("CN-620000-work-injury").unwrap());
+        let mut core = open(new_log.clone());
+        assert_eq!(accepted_positions(&core.execute(std::slice::from_ref(&a)).remove(0)), (1..=1, false));
+        let mut recorded = Vec::new();
+        replay(&*new_log, 1, 1, |_, _, r| {
+            recorded.push(r);
+            Ok(())
+        })
+        .unwrap();
+        let mut old = recorded.remove(0);
+        assert_ne!(old.meta.command_digest, crate::idempotency::command_digest_json(&a.command));
+        // The same record as an older build wrote it.
+        old.meta.command_digest = crate::idempotency::command_digest_json(&a.command);
+        let old_log = Arc::new(MemoryLog::new("CN-620000-work-injury").unwrap());
+        let mut payload = Vec::new();
+        fundledger_wire::encode_record_into(&old, &mut payload);
+        let mut batch = AppendBatch::new();
+        batch.push(old.meta.recorded_at_micros, &payload);
+        block_on(old_log.append(0, &batch)).unwrap();
+        let mut core = open(old_log);
+        assert_eq!(accepted_positions(&core.execute(std::slice::from_ref(&a)).remove(0)), (1..=1, true));
+        let a_changed = submission("A", collect(lanzhou(), p("2024-03"), m("10.01"), "TB-A"));
+        assert!(matches!(core.execute(&[a_changed]).remove(0), Err(EngineError::CommandIdReused { .. })));
+        assert_eq!(core.head().position, 1);
     }
 
     #[test]

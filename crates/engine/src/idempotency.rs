@@ -162,13 +162,31 @@ impl<'de> Deserialize<'de> for IdempotencyIndex {
     }
 }
 
-/// SHA-256 of the command's canonical encoding (its JSON with fields in declaration order, which
-/// serde_json keeps stable for a given type), stored in full on each record.
-/// `scratch` is reused between calls.
+/// The prefix of the command digest's input: names the encoding, and keeps it apart from the
+/// JSON of [`command_digest_json`] (JSON text starts with `{` or `"`, never with this).
+const DIGEST_V1_PREFIX: &[u8] = b"\x01fundledger.command.postcard.v1\x00";
+
+/// SHA-256 of the command's canonical encoding: [`DIGEST_V1_PREFIX`], then the command in
+/// postcard (serde's declaration order of fields and variants, integers as varints, text
+/// length-prefixed; stable for a given type). Stored in full on each record. `scratch` is
+/// reused between calls.
 pub fn command_digest(command: &Command, scratch: &mut Vec<u8>) -> [u8; 32] {
     scratch.clear();
-    serde_json::to_writer(&mut *scratch, command).expect("commands always serialize");
+    scratch.extend_from_slice(DIGEST_V1_PREFIX);
+    let encoded = postcard::to_extend(command, std::mem::take(scratch)).expect("commands always serialize");
+    *scratch = encoded;
     Sha256::digest(&scratch).into()
+}
+
+/// The digest that records written before the postcard digest carry: SHA-256 of the command's
+/// JSON (fields in declaration order). Computed only to confirm a retry against such a record.
+pub fn command_digest_json(command: &Command) -> [u8; 32] {
+    Sha256::digest(serde_json::to_vec(command).expect("commands always serialize")).into()
+}
+
+/// Whether a record's stored digest is that of `command`, under either encoding.
+pub fn digest_matches(stored: &[u8; 32], digest: &[u8; 32], command: &Command) -> bool {
+    stored == digest || *stored == command_digest_json(command)
 }
 
 #[cfg(test)]
@@ -214,6 +232,31 @@ mod tests {
         let back = IdempotencyIndex::from_parts(&seed, &slots, &table).unwrap();
         assert_eq!(back.candidates(7), expected);
         assert_eq!(back.candidates(8), vec![answer(6)]);
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The command digest is stored in every record and compared on every retry, across
+    /// upgrades: its encoding must never drift. These values pin it (recompute them only with a
+    /// new digest version, keeping the old one accepted as the JSON digest is).
+    #[test]
+    fn the_command_digest_encoding_is_pinned_and_the_json_one_still_confirms() {
+        use fundledger_domain::testkit::{collect, lanzhou, m, p};
+        let command = collect(lanzhou(), p("2024-03"), m("10.00"), "TB-A");
+        let mut scratch = Vec::new();
+        let digest = command_digest(&command, &mut scratch);
+        assert_eq!(hex(&digest), "363abd074b906df3e0ab74d3961a0ac65df83d7ca5004b4adbc537478e680496");
+        let json = command_digest_json(&command);
+        assert_eq!(hex(&json), "d4c94501bde87371f97713f2516e42cca2c9a49e81bbdf15095859d41fbc7d81");
+        assert_ne!(digest, json);
+        assert!(digest_matches(&digest, &digest, &command));
+        assert!(digest_matches(&json, &digest, &command), "an older record's JSON digest confirms");
+        let other = collect(lanzhou(), p("2024-03"), m("10.01"), "TB-A");
+        let other_digest = command_digest(&other, &mut scratch);
+        assert!(!digest_matches(&digest, &other_digest, &other));
+        assert!(!digest_matches(&json, &other_digest, &other));
     }
 
     #[test]
