@@ -634,12 +634,9 @@ mod tests {
         }
     }
 
-    /// Two command ids whose 64-bit index keys collide (forced here by filing one id's answer
-    /// under the other's key) are told apart by the command id on the log's record.
-    #[test]
-    fn command_ids_sharing_an_index_key_are_told_apart_by_the_log() {
-        let log = Arc::new(MemoryLog::new("CN-620000-work-injury").unwrap());
-        let (mut core, _) = Core::open(
+    /// A core over an in-memory log, with a fixed clock and ids.
+    fn open_on(log: Arc<MemoryLog>) -> Core<MemoryLog> {
+        Core::open(
             log,
             Arc::new(Policy::gansu()),
             CoreOptions::default(),
@@ -647,7 +644,19 @@ mod tests {
             Box::new(HashIds::new(b"test")),
             &mut |_, _| {},
         )
-        .unwrap();
+        .unwrap()
+        .0
+    }
+
+    fn memory_log() -> Arc<MemoryLog> {
+        Arc::new(MemoryLog::new("CN-620000-work-injury").unwrap())
+    }
+
+    /// Two command ids whose 64-bit index keys collide (forced here by filing one id's answer
+    /// under the other's key) are told apart by the command id on the log's record.
+    #[test]
+    fn command_ids_sharing_an_index_key_are_told_apart_by_the_log() {
+        let mut core = open_on(memory_log());
         let a = submission("A", collect(lanzhou(), p("2024-03"), m("10.00"), "TB-A"));
         let b = submission("B", collect(lanzhou(), p("2024-03"), m("20.00"), "TB-B"));
         let first_a = core.execute(std::slice::from_ref(&a)).remove(0);
@@ -670,21 +679,9 @@ mod tests {
     /// command is still recognised, and the same id with another payload still refused.
     #[test]
     fn retries_are_confirmed_against_records_carrying_the_older_json_digest() {
-        let open = |log: Arc<MemoryLog>| {
-            Core::open(
-                log,
-                Arc::new(Policy::gansu()),
-                CoreOptions::default(),
-                Box::new(ManualClock::new(1_717_200_000_000_000)),
-                Box::new(HashIds::new(b"test")),
-                &mut |_, _| {},
-            )
-            .unwrap()
-            .0
-        };
         let a = submission("A", collect(lanzhou(), p("2024-03"), m("10.00"), "TB-A"));
-        let new_log = Arc::new(MemoryLog::new("CN-620000-work-injury").unwrap());
-        let mut core = open(new_log.clone());
+        let new_log = memory_log();
+        let mut core = open_on(new_log.clone());
         assert_eq!(accepted_positions(&core.execute(std::slice::from_ref(&a)).remove(0)), (1..=1, false));
         let mut recorded = Vec::new();
         replay(&*new_log, 1, 1, |_, _, r| {
@@ -696,13 +693,13 @@ mod tests {
         assert_ne!(old.meta.command_digest, crate::idempotency::command_digest_json(&a.command));
         // The same record as an older build wrote it.
         old.meta.command_digest = crate::idempotency::command_digest_json(&a.command);
-        let old_log = Arc::new(MemoryLog::new("CN-620000-work-injury").unwrap());
+        let old_log = memory_log();
         let mut payload = Vec::new();
         fundledger_wire::encode_record_into(&old, &mut payload);
         let mut batch = AppendBatch::new();
         batch.push(old.meta.recorded_at_micros, &payload);
         block_on(old_log.append(0, &batch)).unwrap();
-        let mut core = open(old_log);
+        let mut core = open_on(old_log);
         assert_eq!(accepted_positions(&core.execute(std::slice::from_ref(&a)).remove(0)), (1..=1, true));
         let a_changed = submission("A", collect(lanzhou(), p("2024-03"), m("10.01"), "TB-A"));
         assert!(matches!(core.execute(&[a_changed]).remove(0), Err(EngineError::CommandIdReused { .. })));
