@@ -82,11 +82,6 @@ impl<T: Copy> Chunked<T> {
         Ok(Chunked { chunks, len: count })
     }
 
-    /// Makes room for `more` slots' chunk pointers (the chunks themselves come as needed).
-    pub fn reserve(&mut self, more: usize) {
-        self.chunks.reserve_exact((self.len + more).div_ceil(CHUNK_SLOTS).saturating_sub(self.chunks.len()));
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.chunks.iter().flatten()
     }
@@ -135,6 +130,19 @@ impl KeyHasher {
         self.seed
     }
 
+    /// The seed as stored in a snapshot: 16 bytes, little endian.
+    pub fn seed_bytes(&self) -> [u8; 16] {
+        let mut out = [0; 16];
+        out[..8].copy_from_slice(&self.seed[0].to_le_bytes());
+        out[8..].copy_from_slice(&self.seed[1].to_le_bytes());
+        out
+    }
+
+    /// A hasher from a stored seed; `None` unless it is 16 bytes.
+    pub fn from_seed_bytes(bytes: &[u8]) -> Option<KeyHasher> {
+        (bytes.len() == 16).then(|| KeyHasher::from_seed([u64_le(bytes, 0), u64_le(bytes, 8)]))
+    }
+
     /// A 128-bit fingerprint, as two halves.
     pub fn fingerprint(&self, key: [u64; 2]) -> u64 {
         folded_multiply(key[0] ^ self.seed[0], key[1] ^ self.seed[1])
@@ -155,6 +163,11 @@ impl KeyHasher {
         }
         folded_multiply(hash ^ self.seed[0].rotate_left(17), self.seed[1])
     }
+}
+
+/// The little-endian `u64` at `at` in a snapshot's byte string.
+pub fn u64_le(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
 fn folded_multiply(a: u64, b: u64) -> u64 {
@@ -308,13 +321,6 @@ impl SlotTable {
             if tag != 0 {
                 self.place(rehash(value), value);
             }
-        }
-    }
-
-    /// Room for `more` entries without growing.
-    pub fn reserve(&mut self, more: usize, rehash: impl Fn(u32) -> u64) {
-        while (self.len + more) * 8 > self.tags.len() * 7 {
-            self.grow(&rehash);
         }
     }
 
@@ -503,7 +509,9 @@ mod tests {
             assert!(table.len() * 8 <= table.buckets() * 7);
         }
         let back = SlotTable::from_bytes(&table.to_bytes(), keys.len()).unwrap();
-        let again = KeyHasher::from_seed(hasher.seed());
+        let again = KeyHasher::from_seed_bytes(&hasher.seed_bytes()).unwrap();
+        assert_eq!(again.seed(), hasher.seed());
+        assert!(KeyHasher::from_seed_bytes(&hasher.seed_bytes()[..15]).is_none());
         for t in [&table, &back] {
             assert_eq!(t.len(), keys.len());
             for k in 0..keys.len() as u64 * 3 {
@@ -523,7 +531,9 @@ mod tests {
     #[test]
     fn text_hashes_follow_the_seed_and_spread() {
         let hasher = KeyHasher::default();
-        let again = KeyHasher::from_seed(hasher.seed());
+        let again = KeyHasher::from_seed_bytes(&hasher.seed_bytes()).unwrap();
+        assert_eq!(again.seed(), hasher.seed());
+        assert!(KeyHasher::from_seed_bytes(&hasher.seed_bytes()[..15]).is_none());
         let other = KeyHasher::from_seed([hasher.seed()[0] ^ 1, hasher.seed()[1]]);
         let texts: Vec<String> = (0..10_000).map(|i| format!("B-{i:07}")).collect();
         let hashes: std::collections::HashSet<u64> = texts.iter().map(|t| hasher.text(t.as_bytes())).collect();

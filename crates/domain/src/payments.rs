@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::category::BenefitType;
-use crate::compact::{ByteBuf, Bytes, Chunked, KeyHasher, SlotTable, build_table};
+use crate::compact::{ByteBuf, Bytes, Chunked, KeyHasher, SlotTable, build_table, u64_le};
 use crate::ids::{BeneficiaryRef, PaymentId, RegionCode};
 use crate::money::{MONEY_FEN_MAX, Money};
 use crate::period::Period;
@@ -324,10 +324,7 @@ impl Serialize for PaymentBook {
                 slots.extend_from_slice(&word.to_le_bytes());
             }
         }
-        let mut seed = Vec::with_capacity(16);
-        for word in self.hasher.seed() {
-            seed.extend_from_slice(&word.to_le_bytes());
-        }
+        let seed = self.hasher.seed_bytes();
         let mut reversed = Vec::with_capacity(self.reversed.len() * 12);
         for (index, fen) in self.sorted_reversed() {
             reversed.extend_from_slice(&index.to_le_bytes());
@@ -395,20 +392,13 @@ impl<'de> Deserialize<'de> for PaymentBook {
     }
 }
 
-fn u64_at(raw: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"))
-}
-
 impl PaymentBook {
     /// Rebuilds a book from its snapshot parts, checking every field.
     fn from_parts(parts: &Parts<'_>) -> Result<PaymentBook, String> {
         let [seed, slots, table, reversed, beneficiaries, beneficiary_table, periodic] =
             parts.0.each_ref().map(|p| &*p.0);
-        if seed.len() != 16 {
-            return Err("payment book's hash seed is not 16 bytes".into());
-        }
-        let mut book =
-            PaymentBook { hasher: KeyHasher::from_seed([u64_at(seed, 0), u64_at(seed, 8)]), ..PaymentBook::default() };
+        let hasher = KeyHasher::from_seed_bytes(seed).ok_or("payment book's hash seed is not 16 bytes")?;
+        let mut book = PaymentBook { hasher, ..PaymentBook::default() };
         book.load_beneficiaries(beneficiaries, beneficiary_table)?;
         if !slots.len().is_multiple_of(SLOT_WIRE_BYTES) {
             return Err("payment slots are cut short".into());
@@ -418,9 +408,9 @@ impl PaymentBook {
         book.slots = Chunked::load(count, |number| {
             let raw = &slots[number * SLOT_WIRE_BYTES..(number + 1) * SLOT_WIRE_BYTES];
             let slot = Slot {
-                key: [u64_at(raw, 0), u64_at(raw, 8)],
-                amount_period: u64_at(raw, 16),
-                who_where: u64_at(raw, 24),
+                key: [u64_le(raw, 0), u64_le(raw, 8)],
+                amount_period: u64_le(raw, 16),
+                who_where: u64_le(raw, 24),
             };
             let f = slot.fields();
             let valid = f.amount_fen > 0
@@ -451,7 +441,7 @@ impl PaymentBook {
         }
         let mut words = Vec::with_capacity(periodic.len() / 16);
         for raw in periodic.chunks_exact(16) {
-            let (word, bits) = (u64_at(raw, 0), u64_at(raw, 8));
+            let (word, bits) = (u64_le(raw, 0), u64_le(raw, 8));
             let (number, benefit, first) = (word >> 32, (word >> 16) & 0xffff, (word & 0xffff) * 64);
             let months_valid = (0..64)
                 .filter(|b| bits & (1 << b) != 0)

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use fundledger_domain::compact::{ByteBuf, Bytes, Chunked, KeyHasher, SlotTable};
+use fundledger_domain::compact::{ByteBuf, Bytes, Chunked, KeyHasher, SlotTable, u64_le};
 use fundledger_domain::{Command, CommandId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -101,7 +101,7 @@ impl IdempotencyIndex {
 
     /// The snapshot form: seed, slots and table.
     fn to_parts(&self) -> [Vec<u8>; 3] {
-        let seed: Vec<u8> = self.hasher.seed().iter().flat_map(|w| w.to_le_bytes()).collect();
+        let seed = self.hasher.seed_bytes().to_vec();
         let mut slots = Vec::with_capacity(self.len() * SLOT_BYTES);
         for slot in self.slots.iter() {
             slots.extend_from_slice(&slot.key.to_le_bytes());
@@ -111,19 +111,15 @@ impl IdempotencyIndex {
     }
 
     fn from_parts(seed: &[u8], slots: &[u8], table: &[u8]) -> Result<IdempotencyIndex, String> {
-        let word = |raw: &[u8], at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
-        if seed.len() != 16 {
-            return Err("idempotency index's hash seed is not 16 bytes".into());
-        }
+        let hasher = KeyHasher::from_seed_bytes(seed).ok_or("idempotency index's hash seed is not 16 bytes")?;
         if !slots.len().is_multiple_of(SLOT_BYTES) {
             return Err("idempotency index is cut short".into());
         }
         let count = slots.len() / SLOT_BYTES;
-        let mut index =
-            IdempotencyIndex { hasher: KeyHasher::from_seed([word(seed, 0), word(seed, 8)]), ..Default::default() };
+        let mut index = IdempotencyIndex { hasher, ..Default::default() };
         index.slots = Chunked::load(count, |number| {
             let raw = &slots[number * SLOT_BYTES..(number + 1) * SLOT_BYTES];
-            let slot = Slot { key: word(raw, 0), packed: word(raw, 8) };
+            let slot = Slot { key: u64_le(raw, 0), packed: u64_le(raw, 8) };
             if slot.packed >> 16 == 0 || slot.packed & 0xffff == 0 {
                 return Err(format!("idempotency entry {number} points nowhere"));
             }
