@@ -100,8 +100,7 @@ pub async fn serve_on<L: EventLog + 'static>(
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.listen, source })?;
     check_config(&config, addr)?;
 
-    // Small unary replies must not wait for Nagle's algorithm: it would add up to 40 ms to p99.
-    let mut builder = Server::builder().tcp_nodelay(true);
+    let mut builder = Server::builder();
     if let Some(tls) = &config.tls {
         install_crypto_provider();
         let read = |what, path: &PathBuf| {
@@ -166,7 +165,7 @@ pub async fn serve_on<L: EventLog + 'static>(
         .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
 
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let incoming = incoming(listener);
     let served = builder
         .layer(tower::layer::layer_fn(MessageTooLarge))
         .add_service(InterceptedService::new(commands, authenticator.clone()))
@@ -185,6 +184,14 @@ pub async fn serve_on<L: EventLog + 'static>(
         .await;
     watcher.abort();
     served.map_err(ServeError::from)
+}
+
+/// The accepted connections, with Nagle's algorithm off. Replies must not wait for the peer's
+/// delayed ACK: a reply that ends in a partial segment would otherwise sit up to 40 ms, which
+/// showed as a p90 of 43 ms for `ExecuteBatch` calls whose p50 was 12 ms. tonic applies its own
+/// `tcp_nodelay` setting only to listeners it binds itself, not to an incoming stream.
+fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Maps tonic's own "decoded message length too large" refusal (OUT_OF_RANGE) to this API's
@@ -248,6 +255,17 @@ pub fn install_crypto_provider() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_do_not_wait_for_nagle() {
+        use tokio_stream::StreamExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut accepted = incoming(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let stream = accepted.next().await.expect("a connection").expect("accepted");
+        assert!(stream.nodelay().unwrap(), "the server's side of a connection must have TCP_NODELAY set");
+    }
 
     #[test]
     fn unsafe_configurations_are_refused_with_a_reason() {
