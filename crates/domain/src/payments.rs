@@ -185,7 +185,8 @@ impl PaymentBook {
         let hasher = &self.hasher;
         let beneficiaries = &self.beneficiaries;
         let text = |i: u32| hasher.text(beneficiaries[i as usize].as_str().as_bytes());
-        self.beneficiary_index.insert(hasher.text(who.as_str().as_bytes()), number, text);
+        let indexed = self.beneficiary_index.push(hasher.text(who.as_str().as_bytes()), text);
+        debug_assert_eq!(indexed, number, "the beneficiary table numbers refs as they are interned");
         number
     }
 
@@ -234,7 +235,8 @@ impl PaymentBook {
     fn push_slot(&mut self, slot: Slot) {
         let index = self.slots.push(slot);
         let (hasher, slots) = (&self.hasher, &self.slots);
-        self.by_key.insert(hasher.fingerprint(slot.key), index, |i| hasher.fingerprint(slots.get(i).key));
+        let indexed = self.by_key.push(hasher.fingerprint(slot.key), |i| hasher.fingerprint(slots.get(i).key));
+        debug_assert_eq!(indexed, index, "the payment table numbers slots as they are pushed");
     }
 
     /// Adds a reversal to a recorded payment and returns the payment after it.
@@ -609,7 +611,7 @@ mod tests {
         // A table of one entry (slot 0), for one slot or one beneficiary.
         let one = {
             let mut table = SlotTable::default();
-            table.insert(3, 0, |_| 3);
+            table.push(3, |_| 3);
             table.to_bytes()
         };
         let who = [3, b'b', b'-', b'1'];

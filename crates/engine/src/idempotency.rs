@@ -83,7 +83,8 @@ impl IdempotencyIndex {
     fn push(&mut self, slot: Slot) {
         let index = self.slots.push(slot);
         let (hasher, slots) = (&self.hasher, &self.slots);
-        self.table.insert(hasher.packed(slot.key), index, |i| hasher.packed(slots.get(i).key));
+        let indexed = self.table.push(hasher.packed(slot.key), |i| hasher.packed(slots.get(i).key));
+        debug_assert_eq!(indexed, index, "the command table numbers slots as they are pushed");
     }
 
     pub fn len(&self) -> usize {
