@@ -190,9 +190,27 @@ impl<L: EventLog> Core<L> {
     }
 
     /// Executes a batch of commands with one append. Returns one result per submission, in order.
+    /// The views are updated before it returns, and a snapshot is started when one is due.
     pub fn execute(&mut self, submissions: &[Submission]) -> Vec<Result<Outcome, EngineError>> {
+        let (results, update) = self.execute_deferring_views(submissions);
+        if let Some(update) = update {
+            update.apply(&self.shared);
+        }
+        self.snapshot_if_due();
+        results
+    }
+
+    /// [`Core::execute`], but the views' update for the batch is handed back rather than applied:
+    /// the writer thread gives it to the responder thread, which applies it and then answers the
+    /// callers, so the writer can take the next batch meanwhile. The caller must apply every
+    /// update, in order, before answering its batch; a snapshot waits until the views have caught
+    /// up (see [`Core::snapshot_if_due`]).
+    pub fn execute_deferring_views(
+        &mut self,
+        submissions: &[Submission],
+    ) -> (Vec<Result<Outcome, EngineError>>, Option<ViewUpdate>) {
         if let Some(why) = &self.stopped {
-            return submissions.iter().map(|_| Err(EngineError::Stopped(why.clone()))).collect();
+            return (submissions.iter().map(|_| Err(EngineError::Stopped(why.clone()))).collect(), None);
         }
         let ctx = Context { policy: &self.policy };
         let mut pending: Vec<Pending> = Vec::with_capacity(submissions.len());
@@ -269,13 +287,14 @@ impl<L: EventLog> Core<L> {
         }
         self.in_batch = in_batch;
         if self.records.is_empty() {
-            return pending
+            let results = pending
                 .into_iter()
                 .map(|p| match p {
                     Pending::Done(result) => result,
                     _ => unreachable!("no new records means no new commands"),
                 })
                 .collect();
+            return (results, None);
         }
         if let Err(err) = self.append_records() {
             let why = err.to_string();
@@ -286,7 +305,7 @@ impl<L: EventLog> Core<L> {
                 StoreError::Conflict { expected, actual } => Some((expected, actual)),
                 _ => None,
             };
-            return pending
+            let results = pending
                 .into_iter()
                 .map(|p| match p {
                     Pending::Done(result) => result,
@@ -296,10 +315,12 @@ impl<L: EventLog> Core<L> {
                     }),
                 })
                 .collect();
+            return (results, None);
         }
         let first_position = self.head.position + 1 - self.records.len() as u64;
-        // Index, views and subscribers see the records only now that they are durable.
-        self.publish(first_position);
+        // Index, views and subscribers see the records only now that they are durable. The
+        // views' copy of the events is taken before the outcomes take the events themselves.
+        let update = self.view_update(first_position);
         self.records_since_snapshot += self.records.len() as u64;
         // The outcomes take the batch's events (no copies), in order; an outcome that a repeat
         // of its command id in the same batch also answers is the only one cloned.
@@ -346,10 +367,7 @@ impl<L: EventLog> Core<L> {
             outcomes.push(outcome);
         }
         drop(bodies);
-        if self.records_since_snapshot >= self.snapshot_every_records {
-            self.snapshot_in_background();
-        }
-        pending
+        let results = pending
             .into_iter()
             .enumerate()
             .map(|(i, p)| match p {
@@ -358,7 +376,17 @@ impl<L: EventLog> Core<L> {
                 Pending::New { .. } => Ok(outcomes[i].take().expect("set above")),
                 Pending::SameAs(j) => Ok(mark_replayed(outcomes[j].clone().expect("the original is new"))),
             })
-            .collect()
+            .collect();
+        (results, Some(update))
+    }
+
+    /// Starts a background snapshot if enough records were written since the last one. It first
+    /// waits for the views to reach the head, so that the snapshot's state and views are of one
+    /// position (with [`Core::execute_deferring_views`] the responder may still be applying).
+    pub fn snapshot_if_due(&mut self) {
+        if self.records_since_snapshot >= self.snapshot_every_records {
+            self.snapshot_in_background();
+        }
     }
 
     fn append_records(&mut self) -> Result<(), StoreError> {
@@ -377,21 +405,18 @@ impl<L: EventLog> Core<L> {
         Ok(())
     }
 
-    /// Views and the applied position, after a durable append. Subscribers follow the log itself
-    /// (see [`crate::subscribe`]), so the writer never waits for them.
-    fn publish(&mut self, first_position: u64) {
-        let records = &self.records;
-        self.shared.apply(self.head, |views| {
-            for (i, record) in records.iter().enumerate() {
-                if let RecordBody::Event(event) = &record.body {
-                    let meta = EventMeta {
-                        position: first_position + i as u64,
-                        recorded_at_micros: record.meta.recorded_at_micros,
-                    };
-                    views.apply(&meta, event);
-                }
+    /// The views' update for the batch just made durable. Subscribers follow the log itself (see
+    /// [`crate::subscribe`]), so the writer never waits for them.
+    fn view_update(&self, first_position: u64) -> ViewUpdate {
+        let mut events = Vec::with_capacity(self.records.len());
+        for (i, record) in self.records.iter().enumerate() {
+            if let RecordBody::Event(event) = &record.body {
+                let meta =
+                    EventMeta { position: first_position + i as u64, recorded_at_micros: record.meta.recorded_at_micros };
+                events.push((meta, event.clone()));
             }
-        });
+        }
+        ViewUpdate { head: self.head, events }
     }
 
     /// The outcome of an earlier command with this id, if the log holds one: the original outcome
@@ -459,14 +484,26 @@ impl<L: EventLog> Core<L> {
     }
 
     /// A copy of the state, views and index at the head.
-    fn snapshot_body(&self) -> SnapshotBody {
-        SnapshotBody {
+    /// The state, views and index at the head, once the views have reached it: `None` if the
+    /// engine stopped first, or if the views did not catch up within a minute (they are applied
+    /// on the responder thread, a batch behind at most; a snapshot is skipped, never wrong).
+    fn snapshot_body(&self) -> Option<SnapshotBody> {
+        let applied = self.shared.wait_applied_blocking(self.head.position, VIEWS_CATCH_UP_WAIT_MAX);
+        if applied.position != self.head.position {
+            tracing::warn!(
+                head = self.head.position,
+                views = applied.position,
+                "snapshot skipped: the views did not reach the head"
+            );
+            return None;
+        }
+        Some(SnapshotBody {
             position: self.head.position,
             head_hash: self.head.hash,
             state: self.state.clone(),
             views: self.shared.views_clone(),
             idempotency: self.idempotency.clone(),
-        }
+        })
     }
 
     /// Hands a copy of the state, views and index to the snapshot thread (if it is idle).
@@ -475,7 +512,7 @@ impl<L: EventLog> Core<L> {
         if !snapshotter.is_idle() {
             return;
         }
-        let body = self.snapshot_body();
+        let Some(body) = self.snapshot_body() else { return };
         snapshotter.write_in_background(body);
         self.records_since_snapshot = 0;
         self.last_snapshot_position = Some(self.head.position);
@@ -488,7 +525,7 @@ impl<L: EventLog> Core<L> {
         if self.last_snapshot_position == Some(self.head.position) {
             return Ok(None);
         }
-        let body = self.snapshot_body();
+        let Some(body) = self.snapshot_body() else { return Ok(None) };
         let path = snapshotter.write_now(&body)?;
         self.records_since_snapshot = 0;
         self.last_snapshot_position = Some(self.head.position);
@@ -505,6 +542,32 @@ impl<L: EventLog> Core<L> {
 
 /// Replay progress is reported every this many records.
 pub const PROGRESS_EVERY_RECORDS: u64 = 100_000;
+
+/// How long a snapshot waits for the views to reach the head before it is skipped.
+const VIEWS_CATCH_UP_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The views' part of a durable batch: its events with their positions and times, and the head
+/// the views reach once they are applied. Applying updates out of order, or skipping one, would
+/// leave views that a rebuild would not reproduce, so an update can only be consumed by
+/// [`ViewUpdate::apply`].
+#[must_use = "every batch's view update must be applied, in order"]
+#[derive(Debug)]
+pub struct ViewUpdate {
+    head: Head,
+    events: Vec<(EventMeta, fundledger_domain::Event)>,
+}
+
+impl ViewUpdate {
+    /// Folds the batch into the views and moves their applied head on (waking queries waiting
+    /// for a position).
+    pub fn apply(self, shared: &Shared) {
+        shared.apply(self.head, |views| {
+            for (meta, event) in &self.events {
+                views.apply(meta, event);
+            }
+        });
+    }
+}
 
 fn mark_replayed(outcome: Outcome) -> Outcome {
     match outcome {

@@ -14,7 +14,7 @@ pub mod subscribe;
 pub mod writer;
 
 pub use clock::{Clock, HashIds, IdSource, ManualClock, SystemClock};
-pub use core::{Core, CoreOptions, StartupReport};
+pub use core::{Core, CoreOptions, StartupReport, ViewUpdate};
 pub use outcome::{EngineError, Outcome, Submission};
 pub use rebuild::{RebuildSummary, rebuild};
 pub use shared::Shared;

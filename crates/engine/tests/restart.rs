@@ -14,6 +14,7 @@ use fundledger_domain::{
     ProvincialIncomeKind, RecordBody,
 };
 use fundledger_engine::core::replay;
+use fundledger_engine::snapshot::list_snapshots;
 use fundledger_engine::{
     Core, CoreOptions, Engine, EngineConfig, EngineError, HashIds, ManualClock, Outcome, Submission,
 };
@@ -279,6 +280,51 @@ fn a_restart_at_every_point_ends_as_an_uninterrupted_run() {
         assert_eq!(after[..], expected[k..], "k={k} {stop:?}: answers after the restart");
         assert_eq!(core.state(), &expected_state, "k={k} {stop:?}");
         assert_eq!(core.shared().views_clone(), expected_views, "k={k} {stop:?}");
+    }
+}
+
+/// The writer thread hands each batch's view update to the responder thread and takes the next
+/// batch meanwhile, so a background snapshot must wait for the views to reach its position. A
+/// start-up from every snapshot the writer took (each alone in its directory, then the log's
+/// tail) ends with the uninterrupted run's state and views; a snapshot whose views lagged its
+/// state would miss the lagging batch's events.
+#[test]
+fn snapshots_taken_by_the_writer_thread_hold_views_of_their_own_position() {
+    let commands = history();
+    let (expected_state, expected_views, _) = uninterrupted(&commands);
+    let dir = Dir::new();
+    let (core, _) = dir.open(SNAPSHOT_EVERY_RECORDS_SMALL);
+    let engine = Engine::start(core, EngineConfig::default());
+    let saved = tempfile::tempdir().unwrap();
+    let live = dir.0.path().join("snapshots");
+    let mut positions = std::collections::BTreeSet::new();
+    let mut keep_new_snapshots = || {
+        for path in list_snapshots(&live) {
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let position: u64 = name["snapshot-".len()..][..20].parse().unwrap();
+            // The snapshotter keeps the newest two: an older one may go between listing and copying.
+            if !positions.contains(&position) && std::fs::copy(&path, saved.path().join(&name)).is_ok() {
+                positions.insert(position);
+            }
+        }
+    };
+    for job in commands.chunks(JOB_COMMANDS) {
+        engine.enqueue(job.to_vec()).unwrap().blocking_recv().unwrap();
+        keep_new_snapshots();
+    }
+    drop(engine.shutdown().unwrap().unwrap());
+    drop(engine); // it holds the log open too
+    keep_new_snapshots();
+    assert!(positions.len() >= 5, "snapshots taken along the way: {positions:?}");
+    for position in positions {
+        let name = format!("snapshot-{position:020}.fls");
+        std::fs::remove_dir_all(&live).unwrap();
+        std::fs::create_dir_all(&live).unwrap();
+        std::fs::copy(saved.path().join(&name), live.join(&name)).unwrap();
+        let (core, report) = dir.open(u64::MAX);
+        assert_eq!(report.snapshot_position, Some(position), "start-up used the snapshot at {position}");
+        assert!(core.state() == &expected_state, "state from the snapshot at {position}");
+        assert!(core.shared().views_clone() == expected_views, "views from the snapshot at {position}");
     }
 }
 
