@@ -44,6 +44,18 @@ impl RegionCode {
         self.0
     }
 
+    /// The six ASCII digits, without the formatting machinery: regions are written into every
+    /// command digest and record, so this is on the writer's path.
+    fn digits(self) -> [u8; 6] {
+        let mut out = [b'0'; 6];
+        let mut rest = self.0;
+        for d in out.iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        out
+    }
+
     pub fn parse(text: &str) -> Result<RegionCode, IdError> {
         let bad = || IdError::BadRegionCode(text.to_string());
         if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -55,7 +67,7 @@ impl RegionCode {
 
 impl fmt::Display for RegionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:06}", self.0)
+        f.pad(std::str::from_utf8(&self.digits()).expect("ASCII digits"))
     }
 }
 
@@ -72,9 +84,11 @@ impl FromStr for RegionCode {
     }
 }
 
+/// The six digits as a string, in every format (the same bytes `collect_str` of the display
+/// would give, so command digests and stored forms do not change).
 impl Serialize for RegionCode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(std::str::from_utf8(&self.digits()).expect("ASCII digits"))
     }
 }
 
@@ -263,6 +277,21 @@ mod tests {
         assert_eq!(CommandId::parse(&"a".repeat(41)), Err(IdError::TooLong { kind: "command id" }));
         assert!(matches!(TaxBatchRef::parse("a b"), Err(IdError::BadCharacter { .. })));
         assert!(CommandId::parse(&"a".repeat(40)).is_ok());
+    }
+
+    #[test]
+    fn region_codes_print_and_serialize_as_their_six_digits() {
+        for code in [100_000, 100_001, 620_100, 620_000, 909_090, 999_999] {
+            let region = RegionCode::new(code).unwrap();
+            assert_eq!(region.to_string(), format!("{code:06}"));
+            assert_eq!(format!("{region:>8}"), format!("{:>8}", format!("{code:06}")), "padding is honoured");
+            assert_eq!(serde_json::to_string(&region).unwrap(), format!("\"{code:06}\""));
+            // The command digest's encoding: a length-prefixed string, as before.
+            let mut expected = vec![6u8];
+            expected.extend_from_slice(format!("{code:06}").as_bytes());
+            assert_eq!(postcard::to_stdvec(&region).unwrap(), expected);
+            assert_eq!(postcard::from_bytes::<RegionCode>(&expected).unwrap(), region);
+        }
     }
 
     #[test]

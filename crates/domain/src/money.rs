@@ -24,8 +24,23 @@ pub const MONEY_TEXT_BYTES_MAX: usize = 24;
 
 /// An exact amount in yuan, scale fixed at 2 (fen). May be negative only as the result of a
 /// checked subtraction used for differences; amounts in commands are validated as positive.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Money(Decimal);
+
+/// Amounts order as their fen do: every `Money` has scale 2, so the fen are the value, and
+/// comparing two integers is much cheaper than a general decimal comparison (the writer compares
+/// amounts for every payment). Consistent with the derived equality, which is numeric.
+impl Ord for Money {
+    fn cmp(&self, other: &Money) -> std::cmp::Ordering {
+        self.to_fen().cmp(&other.to_fen())
+    }
+}
+
+impl PartialOrd for Money {
+    fn partial_cmp(&self, other: &Money) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// Why a text or number is not a valid `Money`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +82,7 @@ impl Money {
     }
 
     /// The amount in whole fen; exact, since the scale is always 2.
+    #[inline]
     pub fn to_fen(self) -> i64 {
         let mantissa = self.0.mantissa();
         debug_assert_eq!(self.0.scale(), MONEY_SCALE);
@@ -131,16 +147,23 @@ impl Money {
     }
 
     /// Checked addition: `None` when the result would pass the ceiling.
+    /// In fen: both amounts are within the ceiling (10^14 fen), so their sum fits an `i64`.
+    #[inline]
     pub fn checked_add(self, other: Money) -> Option<Money> {
-        let sum = self.0.checked_add(other.0)?;
-        (sum.abs() <= Money::ceiling().0).then_some(Money(sum))
+        Money::within_ceiling(self.to_fen() + other.to_fen())
     }
 
     /// Checked subtraction: `None` when the result would pass the ceiling (negative results are
     /// allowed; use [`Money::checked_sub_nonneg`] for balances).
+    #[inline]
     pub fn checked_sub(self, other: Money) -> Option<Money> {
-        let diff = self.0.checked_sub(other.0)?;
-        (diff.abs() <= Money::ceiling().0).then_some(Money(diff))
+        Money::within_ceiling(self.to_fen() - other.to_fen())
+    }
+
+    /// `fen` as money if it is within the ceiling. Zero is always positive zero.
+    #[inline]
+    fn within_ceiling(fen: i64) -> Option<Money> {
+        (fen.unsigned_abs() <= MONEY_FEN_MAX as u64).then(|| Money(Decimal::new(fen, MONEY_SCALE)))
     }
 
     /// Checked subtraction for balances: `None` when the result would be negative.
@@ -332,6 +355,27 @@ mod tests {
                 Some(s) => prop_assert_eq!(sum.map(Money::to_fen), Some(s)),
                 None => prop_assert_eq!(sum, None),
             }
+        }
+
+        /// The integer fast paths agree with decimal arithmetic, the reference: order, sums and
+        /// differences (printed, so that a zero is "0.00" whatever the operands' signs).
+        #[test]
+        fn fen_arithmetic_matches_decimal(a in -MONEY_FEN_MAX..=MONEY_FEN_MAX, b in -MONEY_FEN_MAX..=MONEY_FEN_MAX) {
+            let (ma, mb) = (Money::from_fen(a).unwrap(), Money::from_fen(b).unwrap());
+            let (da, db) = (ma.as_decimal(), mb.as_decimal());
+            prop_assert_eq!(ma.cmp(&mb), da.cmp(&db));
+            prop_assert_eq!(ma.cmp(&ma), std::cmp::Ordering::Equal);
+            let ceiling = Money::ceiling().as_decimal();
+            for (fast, exact) in [(ma.checked_add(mb), da + db), (ma.checked_sub(mb), da - db)] {
+                match fast {
+                    Some(m) => {
+                        prop_assert_eq!(m.as_decimal(), exact);
+                        prop_assert_eq!(m.to_string(), Money::from_decimal(exact).unwrap().to_string());
+                    }
+                    None => prop_assert!(exact.abs() > ceiling),
+                }
+            }
+            prop_assert_eq!(Money::from_fen(5).unwrap().checked_sub(Money::from_fen(5).unwrap()).unwrap().to_string(), "0.00");
         }
     }
 }
