@@ -35,6 +35,9 @@ pub enum IdError {
 }
 
 impl RegionCode {
+    /// The smallest six-digit code (a placeholder where a value is needed but never read).
+    pub const MIN: RegionCode = RegionCode(100_000);
+
     /// Builds a code from its number; `None` unless it has exactly six digits.
     pub fn new(code: u32) -> Option<RegionCode> {
         (100_000..=999_999).contains(&code).then_some(RegionCode(code))

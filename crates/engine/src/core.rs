@@ -561,11 +561,7 @@ impl ViewUpdate {
     /// Folds the batch into the views and moves their applied head on (waking queries waiting
     /// for a position).
     pub fn apply(self, shared: &Shared) {
-        shared.apply(self.head, |views| {
-            for (meta, event) in &self.events {
-                views.apply(meta, event);
-            }
-        });
+        shared.apply(self.head, |views| views.apply_all(&self.events));
     }
 }
 

@@ -39,30 +39,38 @@ pub fn rebuild<L: EventLog + ?Sized>(
     let mut views = Views::new(&policy);
     let mut summary = RebuildSummary { through_position: 0, records: 0, events: 0 };
     let mut batch = RecordBatch::new();
+    // One read's events, decoded, then folded together (so the fold can prefetch ahead).
+    let mut events = Vec::new();
     let mut next = 1;
-    'read: while next <= end {
+    let mut done = false;
+    while next <= end && !done {
         batch = block_on(log.read(next, batch))?;
         if batch.is_empty() {
             break;
         }
+        events.clear();
+        let records_before = summary.records;
         for view in batch.iter() {
             let position = view.position();
             let time = view.recorded_time_us();
             if position > end || matches!(as_of, AsOf::Time(t) if time > t) {
-                break 'read;
+                done = true;
+                break;
             }
             let decoded = fundledger_wire::decode_event_only(view.payload())
                 .map_err(|e| EngineError::Decode { position, message: e.to_string() })?;
             if let Some(recorded) = decoded {
-                views.apply(&EventMeta { position, recorded_at_micros: time }, &recorded.event);
-                summary.events += 1;
+                events.push((EventMeta { position, recorded_at_micros: time }, recorded.event));
             }
             summary.records += 1;
             summary.through_position = position;
-            if summary.records.is_multiple_of(REBUILD_PROGRESS_EVERY_RECORDS) {
-                progress(summary.records, end);
-            }
             next = position + 1;
+        }
+        views.apply_all(&events);
+        summary.events += events.len() as u64;
+        // After a read (a few thousand records) that passed a multiple of the interval.
+        if summary.records / REBUILD_PROGRESS_EVERY_RECORDS > records_before / REBUILD_PROGRESS_EVERY_RECORDS {
+            progress(summary.records, end);
         }
     }
     progress(summary.records, end);

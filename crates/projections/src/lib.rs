@@ -34,6 +34,10 @@ pub use two_lines::{ExpenditureLine, IncomeLine, ProvincialTwoLines, Reconciliat
 /// [`rebuild`] reports progress after every this many events.
 pub const PROGRESS_EVERY_EVENTS: u64 = 1 << 20;
 
+/// How far ahead [`Views::apply_all`] prefetches: enough events to cover a miss to memory
+/// (~100 ns) with the fold of the ones in between (tens of ns each).
+pub const PREFETCH_AHEAD_EVENTS: usize = 8;
+
 /// Where an event sits in the log: what the engine passes along with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventMeta {
@@ -108,6 +112,19 @@ impl Views {
         self.supervision.apply(meta, event);
         self.events_applied += 1;
         self.last_position = Some(meta.position);
+    }
+
+    /// Folds `events` in order, as [`Views::apply`] does one by one, asking [`PREFETCH_AHEAD_EVENTS`]
+    /// events ahead for the memory the supervision view will read at random (its per-period
+    /// beneficiary table is far larger than the cache): the misses then overlap the folding of
+    /// the events in between. The result is the same as applying each event in turn.
+    pub fn apply_all(&mut self, events: &[(EventMeta, Event)]) {
+        for (i, (meta, event)) in events.iter().enumerate() {
+            if let Some((_, ahead)) = events.get(i + PREFETCH_AHEAD_EVENTS) {
+                self.supervision.prefetch(ahead);
+            }
+            self.apply(meta, event);
+        }
     }
 
     /// Folds records until the first one past `as_of`; returns how many were folded. Calls

@@ -404,6 +404,11 @@ proptest! {
         }
         prop_assert_eq!(&cloned, &views);
         prop_assert_eq!(&restored, &views);
+        // The batched fold (with its prefetching) in two runs equals the fold one by one.
+        let mut batched = Views::new(&policy);
+        batched.apply_all(&records[..at]);
+        batched.apply_all(&records[at..]);
+        prop_assert_eq!(&batched, &views);
         prop_assert_eq!(serde_json::to_string(&restored).unwrap(), serde_json::to_string(&views).unwrap());
     }
 }
