@@ -109,24 +109,52 @@ struct InlineId {
     bytes: [u8; ID_BYTES_MAX],
 }
 
+/// The bytes an id may contain: ASCII letters and digits, '-', '_', '.', ':'.
+const ID_BYTE_OK: [bool; 256] = {
+    let mut ok = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        ok[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':');
+        b += 1;
+    }
+    ok
+};
+
 impl InlineId {
     fn parse(kind: &'static str, text: &str) -> Result<InlineId, IdError> {
+        InlineId::parse_bytes(kind, text.as_bytes())
+    }
+
+    /// As [`InlineId::parse`], from bytes: the allowed bytes are ASCII, so bytes that pass are
+    /// UTF-8 text (a decoder need not check that first).
+    fn parse_bytes(kind: &'static str, text: &[u8]) -> Result<InlineId, IdError> {
         if text.is_empty() {
             return Err(IdError::Empty { kind });
         }
         if text.len() > ID_BYTES_MAX {
             return Err(IdError::TooLong { kind });
         }
-        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')) {
-            return Err(IdError::BadCharacter { kind, text: text.to_string() });
+        if !text.iter().all(|&b| ID_BYTE_OK[usize::from(b)]) {
+            return Err(IdError::BadCharacter { kind, text: String::from_utf8_lossy(text).into_owned() });
         }
         let mut bytes = [0u8; ID_BYTES_MAX];
-        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        bytes[..text.len()].copy_from_slice(text);
         Ok(InlineId { len: text.len() as u8, bytes })
     }
 
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    #[inline]
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("ids are ASCII")
+        debug_assert!(self.as_bytes().is_ascii());
+        // SAFETY: an `InlineId` is only made by `parse_bytes`, which admits ASCII bytes only
+        // (its fields are private to this module), and ASCII is UTF-8. Ids are read as text on
+        // every hot path (hashing, encoding, the views), where checking again cost measurably.
+        unsafe { std::str::from_utf8_unchecked(self.as_bytes()) }
     }
 }
 
@@ -140,6 +168,11 @@ macro_rules! inline_id {
             /// Parses and validates the id.
             pub fn parse(text: &str) -> Result<$name, IdError> {
                 InlineId::parse($kind, text).map($name)
+            }
+
+            /// Parses and validates the id from bytes (which must be its ASCII text).
+            pub fn parse_bytes(text: &[u8]) -> Result<$name, IdError> {
+                InlineId::parse_bytes($kind, text).map($name)
             }
 
             pub fn as_str(&self) -> &str {
@@ -206,9 +239,14 @@ pub struct BeneficiaryRef(InlineId);
 
 impl BeneficiaryRef {
     pub fn parse(text: &str) -> Result<BeneficiaryRef, IdError> {
-        let id = InlineId::parse("beneficiary ref", text)?;
+        BeneficiaryRef::parse_bytes(text.as_bytes())
+    }
+
+    /// Parses and validates the ref from bytes (which must be its ASCII text).
+    pub fn parse_bytes(text: &[u8]) -> Result<BeneficiaryRef, IdError> {
+        let id = InlineId::parse_bytes("beneficiary ref", text)?;
         if looks_like_resident_id(text) {
-            return Err(IdError::LooksLikeIdNumber(text.to_string()));
+            return Err(IdError::LooksLikeIdNumber(id.as_str().to_string()));
         }
         Ok(BeneficiaryRef(id))
     }
@@ -221,8 +259,7 @@ impl BeneficiaryRef {
 /// True for text shaped like a PRC resident identity number (GB 11643): 17 digits followed by a
 /// digit or 'X'. Shape alone suffices: a pseudonym never needs that shape, and refusing it keeps
 /// real numbers out even when their check digit was mistyped.
-fn looks_like_resident_id(text: &str) -> bool {
-    let b = text.as_bytes();
+fn looks_like_resident_id(b: &[u8]) -> bool {
     b.len() == 18
         && b[..17].iter().all(u8::is_ascii_digit)
         && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
@@ -280,6 +317,22 @@ mod tests {
         assert_eq!(CommandId::parse(&"a".repeat(41)), Err(IdError::TooLong { kind: "command id" }));
         assert!(matches!(TaxBatchRef::parse("a b"), Err(IdError::BadCharacter { .. })));
         assert!(CommandId::parse(&"a".repeat(40)).is_ok());
+    }
+
+    #[test]
+    fn ids_from_bytes_accept_exactly_what_ids_from_text_accept() {
+        for text in ["P-1", "a.b:c_d-9", "", "a b", "é", "620102198001011234", &"x".repeat(40), &"x".repeat(41)] {
+            assert_eq!(PaymentId::parse_bytes(text.as_bytes()), PaymentId::parse(text), "{text:?}");
+            assert_eq!(BeneficiaryRef::parse_bytes(text.as_bytes()), BeneficiaryRef::parse(text), "{text:?}");
+        }
+        // Bytes that are not UTF-8 are a bad character, shown lossily.
+        let err = PaymentId::parse_bytes(&[b'p', 0xff, b'1']).unwrap_err();
+        assert!(matches!(&err, IdError::BadCharacter { text, .. } if text == "p\u{fffd}1"), "{err:?}");
+        assert!(BeneficiaryRef::parse_bytes(&[0xc3, 0xa9]).is_err());
+        for b in 0..=255u8 {
+            let ok = b.is_ascii_alphanumeric() || b"-_.:".contains(&b);
+            assert_eq!(PlanId::parse_bytes(&[b]).is_ok(), ok, "byte {b}");
+        }
     }
 
     #[test]

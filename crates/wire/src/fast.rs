@@ -96,13 +96,13 @@ fn event(mut buf: &[u8]) -> Option<Event> {
             period: period("", f.u32(2)?).ok()?,
             category: income_category_from_pb("", f.i32(3)?).ok()?,
             amount: money("", f.i64(4)?).ok()?,
-            tax_batch: TaxBatchRef::parse(f.text(5)?).ok()?,
+            tax_batch: TaxBatchRef::parse_bytes(f.text(5)?).ok()?,
         },
         2 => Event::CollectionRefunded {
             region: region("", f.u32(1)?).ok()?,
             period: period("", f.u32(2)?).ok()?,
             category: income_category_from_pb("", f.i32(3)?).ok()?,
-            tax_batch: TaxBatchRef::parse(f.text(4)?).ok()?,
+            tax_batch: TaxBatchRef::parse_bytes(f.text(4)?).ok()?,
             amount: money("", f.i64(5)?).ok()?,
         },
         3 => Event::TransferRecorded {
@@ -122,29 +122,29 @@ fn event(mut buf: &[u8]) -> Option<Event> {
             amount: money("", f.i64(4)?).ok()?,
         },
         9 => Event::PlanApproved {
-            plan_id: PlanId::parse(f.text(1)?).ok()?,
+            plan_id: PlanId::parse_bytes(f.text(1)?).ok()?,
             region: region("", f.u32(2)?).ok()?,
             period: period("", f.u32(3)?).ok()?,
         },
         11 => Event::PlanReviewed {
-            plan_id: PlanId::parse(f.text(1)?).ok()?,
+            plan_id: PlanId::parse_bytes(f.text(1)?).ok()?,
             region: region("", f.u32(2)?).ok()?,
             period: period("", f.u32(3)?).ok()?,
         },
         12 => Event::FundsAllocated {
-            plan_id: PlanId::parse(f.text(1)?).ok()?,
+            plan_id: PlanId::parse_bytes(f.text(1)?).ok()?,
             region: region("", f.u32(2)?).ok()?,
             period: period("", f.u32(3)?).ok()?,
             tranche: f.u32(4)?,
             amount: money("", f.i64(5)?).ok()?,
         },
         13 => Event::BenefitPaid {
-            payment_id: PaymentId::parse(f.text(1)?).ok()?,
+            payment_id: PaymentId::parse_bytes(f.text(1)?).ok()?,
             region: region("", f.u32(2)?).ok()?,
             period: period("", f.u32(3)?).ok()?,
             benefit: benefit_type_from_pb("", f.i32(4)?).ok()?,
             category: expenditure_category_from_pb("", f.i32(5)?).ok()?,
-            beneficiary: BeneficiaryRef::parse(f.text(6)?).ok()?,
+            beneficiary: BeneficiaryRef::parse_bytes(f.text(6)?).ok()?,
             amount: money("", f.i64(7)?).ok()?,
             basis: match f.message(8)? {
                 None => None,
@@ -152,7 +152,7 @@ fn event(mut buf: &[u8]) -> Option<Event> {
             },
         },
         14 => Event::PaymentReversed {
-            payment_id: PaymentId::parse(f.text(1)?).ok()?,
+            payment_id: PaymentId::parse_bytes(f.text(1)?).ok()?,
             region: region("", f.u32(2)?).ok()?,
             period: period("", f.u32(3)?).ok()?,
             paid_period: period("", f.u32(4)?).ok()?,
@@ -293,14 +293,16 @@ impl<'a> Fields<'a> {
         self.varint(tag).map(|v| v as i64)
     }
 
-    /// A string field written at most once, as UTF-8 text ("" when absent).
+    /// A string field written at most once, as its bytes (empty when absent). Every string the
+    /// fast path reads is an id, whose parser admits ASCII only: bytes that are not UTF-8 fail
+    /// it, and the reference decoder then reports them.
     #[inline]
-    fn text(&self, tag: u32) -> Option<&'a str> {
+    fn text(&self, tag: u32) -> Option<&'a [u8]> {
         let bit = 1 << tag;
         if (self.seen_varint | self.seen_other | self.seen_bytes_twice) & bit != 0 {
             return None;
         }
-        std::str::from_utf8(self.bytes[tag as usize]).ok()
+        Some(self.bytes[tag as usize])
     }
 
     /// A message field written at most once: its content, or `None` when absent.
@@ -359,7 +361,7 @@ fn key(buf: &mut &[u8]) -> Option<(u32, WireType)> {
 }
 
 /// A length-delimited value's bytes (the length checked against what is left).
-#[inline]
+#[inline(always)]
 fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
     let len = varint(buf)?;
     let len = usize::try_from(len).ok().filter(|len| *len <= buf.len())?;
@@ -370,7 +372,7 @@ fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
 
 /// Skips one unknown field's value, as protobuf does. Groups (deprecated, never written by this
 /// contract) are left to the reference decoder, which also bounds their nesting.
-#[inline]
+#[inline(always)]
 fn skip(buf: &mut &[u8], wire_type: WireType) -> Option<()> {
     let len = match wire_type {
         WireType::Varint => {
