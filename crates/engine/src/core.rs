@@ -411,8 +411,10 @@ impl<L: EventLog> Core<L> {
         let mut events = Vec::with_capacity(self.records.len());
         for (i, record) in self.records.iter().enumerate() {
             if let RecordBody::Event(event) = &record.body {
-                let meta =
-                    EventMeta { position: first_position + i as u64, recorded_at_micros: record.meta.recorded_at_micros };
+                let meta = EventMeta {
+                    position: first_position + i as u64,
+                    recorded_at_micros: record.meta.recorded_at_micros,
+                };
                 events.push((meta, event.clone()));
             }
         }

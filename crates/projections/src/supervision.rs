@@ -357,8 +357,7 @@ struct Bucket {
 const EMPTY_KEY: RefKey = RefKey(0, 0);
 
 /// An empty bucket: only its key is ever read.
-const EMPTY_BUCKET: Bucket =
-    Bucket { key: EMPTY_KEY, seen: Seen { position: 0, region: RegionCode::MIN, tag: 0 } };
+const EMPTY_BUCKET: Bucket = Bucket { key: EMPTY_KEY, seen: Seen { position: 0, region: RegionCode::MIN, tag: 0 } };
 
 /// The smallest table.
 const REF_TABLE_MIN_BUCKETS: usize = 16;
@@ -533,7 +532,8 @@ impl SeenPeriod {
         if key.0 != LONG_REF {
             return self.by_key.entry(key, fresh).0;
         }
-        let next = u32::try_from(self.long_refs.len()).ok().filter(|i| i & MULTI == 0).expect("under 2^31 refs a period");
+        let next =
+            u32::try_from(self.long_refs.len()).ok().filter(|i| i & MULTI == 0).expect("under 2^31 refs a period");
         let (seen, inserted) = self.by_key.entry(key, Seen { tag: next, ..fresh });
         if inserted {
             self.long_refs.push(*who);
@@ -885,7 +885,11 @@ mod tests {
 
     /// A key per `i`, spread over both words like real refs (and some long-ref keys).
     fn table_key(i: u64) -> RefKey {
-        if i % 7 == 0 { RefKey(LONG_REF, i.wrapping_mul(0x9e37_79b9_7f4a_7c15)) } else { RefKey(0x2d42 | i << 16, i % 3) }
+        if i.is_multiple_of(7) {
+            RefKey(LONG_REF, i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        } else {
+            RefKey(0x2d42 | i << 16, i % 3)
+        }
     }
 
     fn table_seen(i: u64) -> Seen {
