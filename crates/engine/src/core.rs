@@ -77,6 +77,8 @@ pub struct Core<L: EventLog> {
     // Reused buffers: a steady stream of batches allocates little.
     records: Vec<Recorded>,
     payload: Vec<u8>,
+    /// Encodes records through one reused message (no allocations per payment).
+    encoder: fundledger_wire::RecordEncoder,
     batch: AppendBatch,
     /// The batch's new command ids: their digest and where they are in the batch.
     in_batch: HashMap<CommandId, ([u8; 32], usize)>,
@@ -152,6 +154,7 @@ impl<L: EventLog> Core<L> {
             stopped: None,
             records: Vec::new(),
             payload: Vec::new(),
+            encoder: fundledger_wire::RecordEncoder::default(),
             batch: AppendBatch::new(),
             in_batch: HashMap::new(),
             digest_input: Vec::new(),
@@ -393,7 +396,7 @@ impl<L: EventLog> Core<L> {
         self.batch.clear();
         for record in &self.records {
             self.payload.clear();
-            fundledger_wire::encode_record_into(record, &mut self.payload);
+            self.encoder.encode_into(record, &mut self.payload);
             self.batch.push(record.meta.recorded_at_micros, &self.payload);
         }
         let appended = block_on(self.log.append(self.head.position, &self.batch))?;
