@@ -248,8 +248,15 @@ impl EventLog for EsdbLog {
 /// The `eventstore` client installs aws-lc-rs as the process's rustls crypto provider when its
 /// first client starts, and fails (inside its connection task, so every call then reports a
 /// closed connection) if another provider was installed first. Say so plainly instead.
+///
+/// The provider is read before the flag, not after: a client started by another thread sets the
+/// flag before its connection task installs the provider, so a provider seen here implies the
+/// flag is seen set, if that thread installed it. Read the other way round, a `connect` racing
+/// another thread's could read the flag just before that thread set it and the provider just
+/// after it was installed, and refuse (seen once in CI, in parallel tests).
 fn check_crypto_provider() -> Result<(), StoreError> {
-    if !client_created.load(Ordering::SeqCst) && rustls::crypto::CryptoProvider::get_default().is_some() {
+    let installed = rustls::crypto::CryptoProvider::get_default().is_some();
+    if installed && !client_created.load(Ordering::SeqCst) {
         return Err(StoreError::Invalid(
             "a process-wide rustls crypto provider is already installed; the EventStoreDB client must be \
              created first (connect the log before setting up other TLS)"
