@@ -278,18 +278,44 @@ async fn set_up(channel: &Channel, config: &LoadConfig, run: &str) -> Result<Per
     Ok(period)
 }
 
-fn payment(run: &str, region: &str, period: &str, n: u64) -> pb::RecordPaymentRequest {
+/// The `n`th payment of a run: ids `lp-<run>-<n>`, beneficiary `LB-<n>`. Built without the
+/// formatting machinery: the generator shares the machine with the server it measures, so its
+/// own cost per command should be small.
+fn payment(run: &str, region: &str, period: &str, amount: &str, n: u64) -> pb::RecordPaymentRequest {
+    let mut id = String::with_capacity(run.len() + 24);
+    id.push_str("lp-");
+    id.push_str(run);
+    id.push('-');
+    push_decimal(&mut id, n);
+    let mut beneficiary = String::with_capacity(24);
+    beneficiary.push_str("LB-");
+    push_decimal(&mut beneficiary, n);
     pb::RecordPaymentRequest {
-        command_id: format!("lp-{run}-{n}"),
-        payment_id: format!("lp-{run}-{n}"),
+        command_id: id.clone(),
+        payment_id: id,
         region: region.into(),
         period: period.into(),
         benefit: pb::BenefitType::MedicalTreatment as i32,
-        beneficiary: format!("LB-{n}"),
-        amount: Money::from_fen(payment_fen).expect("small").to_string(),
+        beneficiary,
+        amount: amount.into(),
         basis: None,
         trace: None,
     }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 /// Runs the load and reports.
@@ -331,6 +357,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
             client(channels[i % channels.len()].clone(), &config.auth, Role::RegionAgency, &config.region)?;
         let (next, accepted, failed) = (next.clone(), accepted.clone(), failed.clone());
         let (run_id, region, period, total) = (run_id.clone(), config.region.clone(), period.clone(), config.commands);
+        let amount = Money::from_fen(payment_fen).expect("small").to_string();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -341,12 +368,16 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
                 let end = (start + per_call as u64).min(total);
                 let sent = Instant::now();
                 let ok = if per_call == 1 {
-                    client.record_payment(payment(&run_id, &region, &period, start)).await.map(|_| 1).unwrap_or(0)
+                    client
+                        .record_payment(payment(&run_id, &region, &period, &amount, start))
+                        .await
+                        .map(|_| 1)
+                        .unwrap_or(0)
                 } else {
                     let commands = (start..end)
                         .map(|n| pb::BatchCommand {
                             command: Some(pb::batch_command::Command::RecordPayment(payment(
-                                &run_id, &region, &period, n,
+                                &run_id, &region, &period, &amount, n,
                             ))),
                         })
                         .collect();
@@ -395,6 +426,20 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payments_are_numbered_in_their_ids() {
+        let p = payment("r1", "620100", "2026-11", "1.00", 1_234_567_890_123);
+        assert_eq!(p.command_id, "lp-r1-1234567890123");
+        assert_eq!(p.payment_id, p.command_id);
+        assert_eq!(p.beneficiary, "LB-1234567890123");
+        assert_eq!((p.region.as_str(), p.period.as_str(), p.amount.as_str()), ("620100", "2026-11", "1.00"));
+        for n in [0, 9, 10, 99, 100, u64::MAX] {
+            let mut text = String::new();
+            push_decimal(&mut text, n);
+            assert_eq!(text, n.to_string());
+        }
+    }
 
     #[test]
     fn only_loopback_targets() {
