@@ -305,6 +305,17 @@ impl SlotTable {
         })
     }
 
+    /// Asks the processor to start loading the buckets a lookup of `hash` reads first (its tag
+    /// and its slot number), for a caller that knows its next lookups a few steps ahead.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if !self.tags.is_empty() {
+            let home = hash as usize & (self.tags.len() - 1);
+            prefetch(&self.tags[home]);
+            prefetch(&self.values[home]);
+        }
+    }
+
     /// The first value stored under `hash` that `is` accepts.
     pub fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
         self.candidates(hash).find(|&v| is(v))

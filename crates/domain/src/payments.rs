@@ -101,17 +101,26 @@ const SLOT_WIRE_BYTES: usize = 32;
 
 /// The key of a payment id: the first 128 bits of its SHA-256.
 fn payment_key(id: &PaymentId) -> [u64; 2] {
-    // A payment's id is looked up when it is decided and again when it is recorded: the last
-    // key computed is kept, per thread, so that the second time costs no SHA-256.
+    // A payment's id is looked up when the writer prefetches for it, when it is decided and
+    // again when it is recorded: recent keys are kept, per thread, in a small direct-mapped
+    // cache (slot chosen by the id's length and last byte), so that only the first costs a
+    // SHA-256.
+    const RECENT_KEYS: usize = 16;
+    type Recent = [Option<(PaymentId, [u64; 2])>; RECENT_KEYS];
     thread_local! {
-        static LAST: std::cell::Cell<Option<(PaymentId, [u64; 2])>> = const { std::cell::Cell::new(None) };
+        static RECENT: std::cell::RefCell<Recent> = const { std::cell::RefCell::new([None; RECENT_KEYS]) };
     }
-    LAST.with(|last| match last.get() {
-        Some((known, key)) if known == *id => key,
-        _ => {
-            let key = payment_key_uncached(id);
-            last.set(Some((*id, key)));
-            key
+    let text = id.as_str().as_bytes();
+    let slot = (text.len() * 31 + usize::from(text.last().copied().unwrap_or(0))) % RECENT_KEYS;
+    RECENT.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        match recent[slot] {
+            Some((known, key)) if known == *id => key,
+            _ => {
+                let key = payment_key_uncached(id);
+                recent[slot] = Some((*id, key));
+                key
+            }
         }
     })
 }
@@ -169,6 +178,13 @@ impl PaymentBook {
     fn find(&self, key: [u64; 2]) -> Option<u32> {
         let hash = self.hasher.fingerprint(key);
         self.by_key.find(hash, |i| self.slot(i).key == key)
+    }
+
+    /// Starts loading the table buckets that deciding and recording a payment of `id` to `who`
+    /// will read first (see [`SlotTable::prefetch`]).
+    pub fn prefetch(&self, id: &PaymentId, who: &BeneficiaryRef) {
+        self.by_key.prefetch(self.hasher.fingerprint(payment_key(id)));
+        self.beneficiary_index.prefetch(self.hasher.text(who.as_str().as_bytes()));
     }
 
     fn beneficiary_number(&self, who: &BeneficiaryRef) -> Option<u32> {
@@ -597,6 +613,24 @@ mod tests {
         };
         let slot = Slot::pack(fields).unwrap();
         [slot.key[0], slot.key[1], slot.amount_period, slot.who_where].iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn recent_payment_keys_are_the_keys() {
+        // Ids sharing a cache slot (same length, same last byte) and ids that do not, in turn.
+        let ids: Vec<PaymentId> = (0..40).map(|i| id(&format!("p-{:03}x", i % 20))).collect();
+        for round in 0..3 {
+            for (i, pid) in ids.iter().enumerate() {
+                let expected = payment_key_uncached(pid);
+                assert_eq!(payment_key(pid), expected, "round {round}, id {i}");
+                assert_eq!(payment_key(pid), expected, "again, round {round}, id {i}");
+            }
+        }
+        let mut book = PaymentBook::default();
+        book.prefetch(&id("p-1"), &BeneficiaryRef::parse("b-1").unwrap());
+        assert!(book.insert(&id("p-1"), &record("b-1", 10)));
+        book.prefetch(&id("p-1"), &BeneficiaryRef::parse("b-1").unwrap());
+        assert!(book.contains(&id("p-1")), "prefetching changes nothing");
     }
 
     #[test]

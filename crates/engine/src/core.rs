@@ -221,7 +221,13 @@ impl<L: EventLog> Core<L> {
         in_batch.clear();
         self.records.clear();
         let mut now = self.clock.now_micros().max(self.last_time_micros);
-        for sub in submissions {
+        for (i, sub) in submissions.iter().enumerate() {
+            // The tables a command reads (command ids, payments, beneficiaries) are far larger
+            // than the cache: ask for the buckets of a command a few places ahead.
+            if let Some(ahead) = submissions.get(i + PREFETCH_AHEAD_COMMANDS) {
+                self.idempotency.prefetch(self.idempotency.key_of(&ahead.command_id));
+                self.state.prefetch(&ahead.command);
+            }
             if let Some(at) = sub.recorded_at_micros {
                 now = now.max(at);
             }
@@ -547,6 +553,9 @@ impl<L: EventLog> Core<L> {
 
 /// Replay progress is reported every this many records.
 pub const PROGRESS_EVERY_RECORDS: u64 = 100_000;
+
+/// How many commands ahead the writer prefetches their table buckets.
+const PREFETCH_AHEAD_COMMANDS: usize = 4;
 
 /// How long a snapshot waits for the views to reach the head before it is skipped.
 const VIEWS_CATCH_UP_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(60);

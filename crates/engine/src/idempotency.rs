@@ -64,6 +64,11 @@ impl IdempotencyIndex {
         self.hasher.text(command_id.as_str().as_bytes())
     }
 
+    /// Starts loading the buckets a lookup of `key` reads first.
+    pub fn prefetch(&self, key: u64) {
+        self.table.prefetch(self.hasher.packed(key));
+    }
+
     /// Every answer filed under `key`, oldest first; each must be confirmed against the log.
     pub fn candidates(&self, key: u64) -> Vec<Answer> {
         let mut found: Vec<u32> =
