@@ -315,7 +315,11 @@ fn snapshots_taken_by_the_writer_thread_hold_views_of_their_own_position() {
     drop(engine.shutdown().unwrap().unwrap());
     drop(engine); // it holds the log open too
     keep_new_snapshots();
-    assert!(positions.len() >= 5, "snapshots taken along the way: {positions:?}");
+    // How many background snapshots there are depends on how fast the snapshot thread writes
+    // (one starts only when the last is done); the first (the thread is idle at the start) and
+    // the one at shutdown always are. Each job is one batch and starts at most one snapshot, so
+    // none is pruned before it is listed.
+    assert!(positions.len() >= 2, "snapshots taken along the way: {positions:?}");
     for position in positions {
         let name = format!("snapshot-{position:020}.fls");
         std::fs::remove_dir_all(&live).unwrap();
