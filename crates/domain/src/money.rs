@@ -130,6 +130,12 @@ impl Money {
         if text.split_once('.').is_some_and(|(_, f)| f.len() > MONEY_SCALE as usize) {
             return Err(MoneyError::TooPrecise(text.to_string()));
         }
+        // Plain text of at most two decimals is whole fen: read it as an integer (every command
+        // carries an amount, and the decimal parser costs several times this). Text beyond the
+        // ceiling falls through to the decimal reading, which refuses it in its own words.
+        if let Some(money) = plain_fen(text).and_then(|fen| Money::from_fen(fen).ok()) {
+            return Ok(money);
+        }
         let value = Decimal::from_str(text).map_err(|_| MoneyError::AboveCeiling(text.to_string()))?;
         Money::from_decimal(value)
     }
@@ -201,6 +207,26 @@ impl Money {
     pub fn sub(self, other: Money) -> Money {
         self.checked_sub(other).expect("money difference within ceiling")
     }
+}
+
+/// The fen of plain decimal text with at most two decimals (as [`Money::parse`] has checked),
+/// or `None` when the digits do not fit an `i64` (the caller then reads it as a decimal).
+fn plain_fen(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut fen: i64 = 0;
+    for b in whole.bytes() {
+        fen = fen.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+    }
+    let mut cents = 0;
+    for i in 0..MONEY_SCALE as usize {
+        cents = cents * 10 + fraction.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+    }
+    let fen = fen.checked_mul(100)?.checked_add(cents)?;
+    Some(if negative { -fen } else { fen })
 }
 
 /// Whether `text` is plain decimal notation: an optional '-', digits, then optionally '.' and
@@ -354,6 +380,44 @@ mod tests {
             match a.checked_add(b).filter(|s| *s <= MONEY_FEN_MAX) {
                 Some(s) => prop_assert_eq!(sum.map(Money::to_fen), Some(s)),
                 None => prop_assert_eq!(sum, None),
+            }
+        }
+
+        /// Reading text as whole fen agrees with reading it as a decimal: the same value, the
+        /// same text back, the same refusal.
+        #[test]
+        fn text_reads_as_its_decimal_reading(
+            negative in any::<bool>(),
+            zeros in 0usize..3,
+            whole in "[0-9]{1,16}",
+            fraction in prop::option::of("[0-9]{0,3}"),
+        ) {
+            let text = format!(
+                "{}{}{whole}{}",
+                if negative { "-" } else { "" },
+                "0".repeat(zeros),
+                fraction.map(|f| format!(".{f}")).unwrap_or_default()
+            );
+            let by_decimal = (|| {
+                if !is_plain_decimal(&text) {
+                    return Err(MoneyError::Malformed(text.clone()));
+                }
+                if text.split_once('.').is_some_and(|(_, f)| f.len() > 2) {
+                    return Err(MoneyError::TooPrecise(text.clone()));
+                }
+                let value = Decimal::from_str(&text).map_err(|_| MoneyError::AboveCeiling(text.clone()))?;
+                Money::from_decimal(value)
+            })();
+            let parsed = Money::parse(&text);
+            match (&parsed, &by_decimal) {
+                (Ok(a), Ok(b)) => {
+                    prop_assert_eq!(a, b);
+                    prop_assert_eq!(a.to_fen(), b.to_fen());
+                    if !a.is_zero() {
+                        prop_assert_eq!(a.to_string(), b.to_string());
+                    }
+                }
+                _ => prop_assert_eq!(&parsed, &by_decimal),
             }
         }
 
