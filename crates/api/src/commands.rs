@@ -50,9 +50,11 @@ fn submission(principal: &Principal, request: &dyn CommandRequest) -> Result<Sub
 /// An outcome as a reply, or as the error a refusal is.
 fn reply(outcome: Outcome) -> Result<pb::CommandReply, ApiError> {
     match outcome {
-        Outcome::Accepted { command_id, positions, replayed, .. } => {
-            Ok(pb::CommandReply { command_id: command_id.to_string(), positions: positions.collect(), replayed })
-        }
+        Outcome::Accepted { command_id, positions, replayed, .. } => Ok(pb::CommandReply {
+            command_id: command_id.as_str().to_owned(),
+            positions: positions.collect(),
+            replayed,
+        }),
         Outcome::Rejected { rejection, position, replayed, .. } => {
             let error = ApiError::rejected(&rejection, position);
             Err(if replayed { error.with("replayed", true) } else { error })
