@@ -108,79 +108,86 @@ pub struct RecordEncoder {
 impl RecordEncoder {
     /// Appends one record's payload to `buf`.
     pub fn encode_into(&mut self, rec: &Recorded, buf: &mut Vec<u8>) {
-        // Every field is named, with no `..`, so that a field added to the message cannot keep
-        // the previous record's value here.
-        let pb::StoredRecord {
-            event_id,
-            command_id,
-            command_digest,
-            actor,
-            recorded_at_micros,
-            correlation_id,
-            causation_id,
-            effective_period,
-            index_in_command,
-            records_in_command,
-            body,
-        } = &mut self.scratch;
-        let m = &rec.meta;
-        set_bytes(event_id, &m.event_id);
-        set_text(command_id, m.command_id.as_str());
-        set_bytes(command_digest, &m.command_digest);
-        let pb::Actor { principal, role, region } = actor.get_or_insert_with(pb::Actor::default);
-        set_text(principal, &m.actor.principal);
-        set_text(role, m.actor.role.as_str());
-        *region = m.actor.region.map_or(0, RegionCode::get);
-        *recorded_at_micros = m.recorded_at_micros;
-        set_text(correlation_id, &m.correlation_id);
-        set_text(causation_id, &m.causation_id);
-        *effective_period = period_to_pb(m.effective_period);
-        *index_in_command = m.index_in_command;
-        *records_in_command = m.records_in_command;
-        match &rec.body {
-            RecordBody::Event(Event::BenefitPaid {
-                payment_id,
-                region,
-                period,
-                benefit,
-                category,
-                beneficiary,
-                amount,
-                basis,
-            }) => {
-                use pb::event::Kind;
-                use pb::stored_record::Body;
-                if !matches!(body, Some(Body::Event(pb::Event { kind: Some(Kind::BenefitPaid(_)) }))) {
-                    *body = Some(Body::Event(pb::Event { kind: Some(Kind::BenefitPaid(pb::BenefitPaid::default())) }));
-                }
-                let Some(Body::Event(pb::Event { kind: Some(Kind::BenefitPaid(paid)) })) = body else {
-                    unreachable!("set just above")
-                };
-                let pb::BenefitPaid {
-                    payment_id: pb_payment_id,
-                    region: pb_region,
-                    period: pb_period,
-                    benefit: pb_benefit,
-                    category: pb_category,
-                    beneficiary: pb_beneficiary,
-                    amount_fen,
-                    basis: pb_basis,
-                } = paid;
-                set_text(pb_payment_id, payment_id.as_str());
-                *pb_region = region.get();
-                *pb_period = period_to_pb(*period);
-                *pb_benefit = benefit_type_to_pb(*benefit);
-                *pb_category = expenditure_category_to_pb(*category);
-                set_text(pb_beneficiary, beneficiary.as_str());
-                *amount_fen = amount.to_fen();
-                *pb_basis = basis.as_ref().map(basis_to_pb);
-            }
-            other => *body = record_body_to_pb(other),
-        }
+        fill_record(&mut self.scratch, rec);
         buf.reserve(self.scratch.encoded_len());
         // Encoding fails only when the buffer cannot grow, which a Vec always can.
         self.scratch.encode(buf).expect("a Vec grows to fit any message");
     }
+}
+
+/// Writes `rec` into `msg`, overwriting every field and reusing the capacity of its strings, of
+/// its byte vectors and of a benefit payment's body (a fresh message is the special case of an
+/// empty one: [`record_to_pb`]).
+fn fill_record(msg: &mut pb::StoredRecord, rec: &Recorded) {
+    use pb::event::Kind;
+    use pb::stored_record::Body;
+    // Every field is named, with no `..`, so that a field added to the message cannot keep the
+    // previous record's value here.
+    let pb::StoredRecord {
+        event_id,
+        command_id,
+        command_digest,
+        actor,
+        recorded_at_micros,
+        correlation_id,
+        causation_id,
+        effective_period,
+        index_in_command,
+        records_in_command,
+        body,
+    } = msg;
+    let m = &rec.meta;
+    set_bytes(event_id, &m.event_id);
+    set_text(command_id, m.command_id.as_str());
+    set_bytes(command_digest, &m.command_digest);
+    let pb::Actor { principal, role, region } = actor.get_or_insert_with(pb::Actor::default);
+    set_text(principal, &m.actor.principal);
+    set_text(role, m.actor.role.as_str());
+    // 0 is the proto's "no region" (provincial roles); no region code is 0.
+    *region = m.actor.region.map_or(0, RegionCode::get);
+    *recorded_at_micros = m.recorded_at_micros;
+    set_text(correlation_id, &m.correlation_id);
+    set_text(causation_id, &m.causation_id);
+    *effective_period = period_to_pb(m.effective_period);
+    *index_in_command = m.index_in_command;
+    *records_in_command = m.records_in_command;
+    match &rec.body {
+        RecordBody::Event(event @ Event::BenefitPaid { .. }) => {
+            if !matches!(body, Some(Body::Event(pb::Event { kind: Some(Kind::BenefitPaid(_)) }))) {
+                *body = Some(Body::Event(pb::Event { kind: Some(Kind::BenefitPaid(pb::BenefitPaid::default())) }));
+            }
+            let Some(Body::Event(pb::Event { kind: Some(Kind::BenefitPaid(paid)) })) = body else {
+                unreachable!("set just above")
+            };
+            fill_benefit_paid(paid, event);
+        }
+        other => *body = record_body_to_pb(other),
+    }
+}
+
+/// Writes a `BenefitPaid` event into `msg`, overwriting every field (see [`fill_record`]).
+fn fill_benefit_paid(msg: &mut pb::BenefitPaid, event: &Event) {
+    let Event::BenefitPaid { payment_id, region, period, benefit, category, beneficiary, amount, basis } = event else {
+        unreachable!("called for benefit payments only")
+    };
+    let pb::BenefitPaid {
+        payment_id: pb_payment_id,
+        region: pb_region,
+        period: pb_period,
+        benefit: pb_benefit,
+        category: pb_category,
+        beneficiary: pb_beneficiary,
+        amount_fen,
+        basis: pb_basis,
+    } = msg;
+    set_text(pb_payment_id, payment_id.as_str());
+    *pb_region = region.get();
+    *pb_period = period_to_pb(*period);
+    *pb_benefit = benefit_type_to_pb(*benefit);
+    *pb_category = expenditure_category_to_pb(*category);
+    set_text(pb_beneficiary, beneficiary.as_str());
+    *amount_fen = amount.to_fen();
+    *pb_basis = basis.as_ref().map(basis_to_pb);
 }
 
 /// Replaces a reused string's text, keeping its capacity.
@@ -267,7 +274,7 @@ struct Skipped {}
 // ---------------------------------------------------------------------------------------------
 // Records and their envelope.
 
-/// A domain record as its protobuf message.
+/// A record's body as its protobuf message.
 fn record_body_to_pb(body: &RecordBody) -> Option<pb::stored_record::Body> {
     Some(match body {
         RecordBody::Event(event) => pb::stored_record::Body::Event(event_to_pb(event)),
@@ -281,21 +288,11 @@ fn record_body_to_pb(body: &RecordBody) -> Option<pb::stored_record::Body> {
     })
 }
 
+/// A domain record as its protobuf message.
 pub fn record_to_pb(rec: &Recorded) -> pb::StoredRecord {
-    let m = &rec.meta;
-    pb::StoredRecord {
-        event_id: m.event_id.to_vec(),
-        command_id: m.command_id.as_str().to_string(),
-        command_digest: m.command_digest.to_vec(),
-        actor: Some(actor_to_pb(&m.actor)),
-        recorded_at_micros: m.recorded_at_micros,
-        correlation_id: m.correlation_id.clone(),
-        causation_id: m.causation_id.clone(),
-        effective_period: period_to_pb(m.effective_period),
-        index_in_command: m.index_in_command,
-        records_in_command: m.records_in_command,
-        body: record_body_to_pb(&rec.body),
-    }
+    let mut msg = pb::StoredRecord::default();
+    fill_record(&mut msg, rec);
+    msg
 }
 
 /// Validates a decoded protobuf record into the domain's record.
@@ -324,15 +321,6 @@ pub fn record_from_pb(msg: pb::StoredRecord) -> Result<Recorded, DecodeError> {
         },
     };
     Ok(Recorded { meta, body })
-}
-
-fn actor_to_pb(actor: &Actor) -> pb::Actor {
-    pb::Actor {
-        principal: actor.principal.clone(),
-        role: actor.role.as_str().to_string(),
-        // 0 is the proto's "no region" (provincial roles); no region code is 0.
-        region: actor.region.map_or(0, RegionCode::get),
-    }
 }
 
 fn actor_from_pb(msg: pb::Actor) -> Result<Actor, DecodeError> {
@@ -432,17 +420,10 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
                 amount_fen: amount.to_fen(),
             })
         }
-        Event::BenefitPaid { payment_id, region, period, benefit, category, beneficiary, amount, basis } => {
-            Kind::BenefitPaid(pb::BenefitPaid {
-                payment_id: payment_id.as_str().to_string(),
-                region: region.get(),
-                period: period_to_pb(*period),
-                benefit: benefit_type_to_pb(*benefit),
-                category: expenditure_category_to_pb(*category),
-                beneficiary: beneficiary.as_str().to_string(),
-                amount_fen: amount.to_fen(),
-                basis: basis.as_ref().map(basis_to_pb),
-            })
+        Event::BenefitPaid { .. } => {
+            let mut paid = pb::BenefitPaid::default();
+            fill_benefit_paid(&mut paid, event);
+            Kind::BenefitPaid(paid)
         }
         Event::PaymentReversed { payment_id, region, period, paid_period, benefit, category, amount, reason } => {
             Kind::PaymentReversed(pb::PaymentReversed {
