@@ -408,22 +408,23 @@ impl RefTable {
         }
     }
 
+    /// The bucket holding `key`, or the empty bucket where it would go (the table has buckets
+    /// and at least one is empty).
+    fn probe(&self, key: &RefKey) -> usize {
+        let mask = self.buckets.len() - 1;
+        let mut at = self.home(key);
+        while self.buckets[at].key != *key && self.buckets[at].key != EMPTY_KEY {
+            at = (at + 1) & mask;
+        }
+        at
+    }
+
     fn get(&self, key: &RefKey) -> Option<&Seen> {
         if self.buckets.is_empty() {
             return None;
         }
-        let mask = self.buckets.len() - 1;
-        let mut at = self.home(key);
-        loop {
-            let bucket = &self.buckets[at];
-            if bucket.key == *key {
-                return Some(&bucket.seen);
-            }
-            if bucket.key == EMPTY_KEY {
-                return None;
-            }
-            at = (at + 1) & mask;
-        }
+        let bucket = &self.buckets[self.probe(key)];
+        (bucket.key == *key).then_some(&bucket.seen)
     }
 
     /// The entry under `key`, inserting `fresh` if there is none; `true` if it was inserted.
@@ -432,20 +433,13 @@ impl RefTable {
         if (self.len + 1) * 2 > self.buckets.len() {
             self.grow();
         }
-        let mask = self.buckets.len() - 1;
-        let mut at = self.home(&key);
-        loop {
-            let bucket = self.buckets[at];
-            if bucket.key == key {
-                return (&mut self.buckets[at].seen, false);
-            }
-            if bucket.key == EMPTY_KEY {
-                self.buckets[at] = Bucket { key, seen: fresh };
-                self.len += 1;
-                return (&mut self.buckets[at].seen, true);
-            }
-            at = (at + 1) & mask;
+        let at = self.probe(&key);
+        let inserted = self.buckets[at].key == EMPTY_KEY;
+        if inserted {
+            self.buckets[at] = Bucket { key, seen: fresh };
+            self.len += 1;
         }
+        (&mut self.buckets[at].seen, inserted)
     }
 
     fn grow(&mut self) {
