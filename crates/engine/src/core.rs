@@ -494,8 +494,7 @@ impl<L: EventLog> Core<L> {
         }
     }
 
-    /// A copy of the state, views and index at the head.
-    /// The state, views and index at the head, once the views have reached it: `None` if the
+    /// A copy of the state, views and index at the head, once the views have reached it: `None` if the
     /// engine stopped first, or if the views did not catch up within a minute (they are applied
     /// on the responder thread, a batch behind at most; a snapshot is skipped, never wrong).
     fn snapshot_body(&self) -> Option<SnapshotBody> {
