@@ -38,7 +38,7 @@ pub const PRINCIPAL_NAME_BYTES_MAX: usize = 64;
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub name: String,
+    pub name: Arc<str>,
     pub role: Role,
     /// The region of a region role; `None` for provincial roles, auditors and admins.
     pub region: Option<RegionCode>,
@@ -184,7 +184,7 @@ impl Principals {
                     "the same token hash appears twice".into(),
                 ));
             }
-            principals.entries.push((hash, Arc::new(Principal { name: name.clone(), role, region })));
+            principals.entries.push((hash, Arc::new(Principal { name: name.as_str().into(), role, region })));
         }
         Ok(principals)
     }
@@ -389,7 +389,11 @@ impl Authenticator {
                 let name = header(INSECURE_PRINCIPAL_HEADER)
                     .filter(|n| !n.is_empty() && n.len() <= PRINCIPAL_NAME_BYTES_MAX)
                     .unwrap_or_else(|| format!("insecure-{}", role.as_str()));
-                Ok(Arc::new(Principal { name, role, region: if role.is_regional() { region } else { None } }))
+                Ok(Arc::new(Principal {
+                    name: name.into(),
+                    role,
+                    region: if role.is_regional() { region } else { None },
+                }))
             }
         }
     }

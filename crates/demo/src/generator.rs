@@ -204,7 +204,8 @@ impl Generator {
         let weights = unit_weights(policy);
         let weight_total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
         let province = policy.province.code;
-        let actor = |name: String, role: Role, region: Option<RegionCode>| Actor { principal: name, role, region };
+        let actor =
+            |name: String, role: Role, region: Option<RegionCode>| Actor { principal: name.into(), role, region };
         let units = policy
             .units
             .iter()

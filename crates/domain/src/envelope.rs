@@ -1,6 +1,8 @@
 //! What the engine records around each event: who asked, when, in answer to which command. The
 //! domain defines the shape; the engine fills it from its injected clock and id generator.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
@@ -12,7 +14,9 @@ use crate::role::Role;
 /// The authenticated issuer of a command.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Actor {
-    pub principal: String,
+    /// Shared, not copied: every record of a batch names the same caller, and a clone is a
+    /// reference count rather than an allocation on the writer's hot path.
+    pub principal: Arc<str>,
     pub role: Role,
     /// The region of a region role; `None` for provincial roles.
     pub region: Option<RegionCode>,

@@ -330,7 +330,7 @@ fn actor_from_pb(msg: pb::Actor) -> Result<Actor, DecodeError> {
         0 => None,
         code => Some(region("Actor.region", code)?),
     };
-    Ok(Actor { principal: msg.principal, role, region })
+    Ok(Actor { principal: msg.principal.into(), role, region })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -226,7 +226,7 @@ fn event() -> impl Strategy<Value = Event> {
 
 fn actor() -> impl Strategy<Value = Actor> {
     (text(), select(Role::ALL), prop::option::of(region())).prop_map(|(principal, role, region)| Actor {
-        principal,
+        principal: principal.into(),
         role,
         region,
     })

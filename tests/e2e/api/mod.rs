@@ -104,7 +104,7 @@ pub fn principals() -> (Principals, HashMap<Who, String>) {
             let minted = mint_token(&format!("{}-{}", role.as_str(), region.unwrap_or("all")), *role, code).unwrap();
             principals.insert(
                 token_hash(&minted.token),
-                fundledger_api::Principal { name: role.as_str().to_string(), role: *role, region: code },
+                fundledger_api::Principal { name: role.as_str().into(), role: *role, region: code },
             );
             tokens.insert(Who(*role, region), minted.token);
         }
