@@ -331,15 +331,14 @@ impl<L: EventLog> Core<L> {
         // views' copy of the events is taken before the outcomes take the events themselves.
         let update = self.view_update(first_position);
         self.records_since_snapshot += self.records.len() as u64;
-        // The outcomes take the batch's events (no copies), in order; an outcome that a repeat
-        // of its command id in the same batch also answers is the only one cloned.
+        // An outcome that a repeat of its command id in the same batch also answers is cloned.
         let mut repeated = vec![false; pending.len()];
         for p in &pending {
             if let Pending::SameAs(j) = p {
                 repeated[*j] = true;
             }
         }
-        let mut bodies = self.records.drain(..).map(|r| r.body);
+        self.records.clear();
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(pending.len());
         for (sub, p) in submissions.iter().zip(&pending) {
             let outcome = match p {
@@ -347,35 +346,24 @@ impl<L: EventLog> Core<L> {
                     let start = first_position + *first as u64;
                     let answer = Answer { first: start, count: *count as u32 };
                     self.idempotency.insert(*key, answer);
-                    let mine = bodies.by_ref().take(*count);
                     Some(match rejection {
                         None => Outcome::Accepted {
                             command_id: sub.command_id,
                             positions: start..=start + *count as u64 - 1,
-                            events: mine
-                                .map(|body| match body {
-                                    RecordBody::Event(event) => event,
-                                    RecordBody::Rejected { .. } => unreachable!("accepted commands record events"),
-                                })
-                                .collect(),
                             replayed: false,
                         },
-                        Some(rejection) => {
-                            mine.for_each(drop);
-                            Outcome::Rejected {
-                                command_id: sub.command_id,
-                                rejection: rejection.clone(),
-                                position: start,
-                                replayed: false,
-                            }
-                        }
+                        Some(rejection) => Outcome::Rejected {
+                            command_id: sub.command_id,
+                            rejection: rejection.clone(),
+                            position: start,
+                            replayed: false,
+                        },
                     })
                 }
                 _ => None,
             };
             outcomes.push(outcome);
         }
-        drop(bodies);
         let results = pending
             .into_iter()
             .enumerate()
@@ -482,13 +470,6 @@ impl<L: EventLog> Core<L> {
             RecordBody::Event(_) => Outcome::Accepted {
                 command_id,
                 positions: answer.first..=answer.first + u64::from(answer.count) - 1,
-                events: recorded
-                    .into_iter()
-                    .filter_map(|r| match r.body {
-                        RecordBody::Event(e) => Some(e),
-                        RecordBody::Rejected { .. } => None,
-                    })
-                    .collect(),
                 replayed: true,
             },
         }
@@ -580,9 +561,7 @@ impl ViewUpdate {
 
 fn mark_replayed(outcome: Outcome) -> Outcome {
     match outcome {
-        Outcome::Accepted { command_id, positions, events, .. } => {
-            Outcome::Accepted { command_id, positions, events, replayed: true }
-        }
+        Outcome::Accepted { command_id, positions, .. } => Outcome::Accepted { command_id, positions, replayed: true },
         Outcome::Rejected { command_id, rejection, position, .. } => {
             Outcome::Rejected { command_id, rejection, position, replayed: true }
         }

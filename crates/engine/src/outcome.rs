@@ -2,7 +2,7 @@
 
 use std::ops::RangeInclusive;
 
-use fundledger_domain::{Actor, Command, CommandId, Event, Rejection};
+use fundledger_domain::{Actor, Command, CommandId, Rejection};
 use fundledger_store::StoreError;
 
 /// Longest correlation or causation id, in bytes.
@@ -37,8 +37,9 @@ impl Submission {
 /// The answer to a submitted command. Both variants are durable facts of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The command's events were recorded at `positions`.
-    Accepted { command_id: CommandId, positions: RangeInclusive<u64>, events: Vec<Event>, replayed: bool },
+    /// The command's events were recorded at `positions` (read them back from the log there: the
+    /// answer does not carry copies, which would cost the writer an allocation per command).
+    Accepted { command_id: CommandId, positions: RangeInclusive<u64>, replayed: bool },
     /// The rules refused the command; the refusal was recorded at `position`.
     Rejected { command_id: CommandId, rejection: Rejection, position: u64, replayed: bool },
 }

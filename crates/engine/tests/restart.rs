@@ -453,7 +453,7 @@ fn a_store_failure_mid_batch(fault: Fault, crash: Crash, expect: Expect) {
         assert_eq!(again.replayed(), present > 0, "{again:?}");
         assert_eq!(again.last_position(), first.last_position());
         assert_eq!(again.is_accepted(), first.is_accepted());
-        if let (Outcome::Accepted { events: a, .. }, Outcome::Accepted { events: b, .. }) = (again, first) {
+        if let (Outcome::Accepted { positions: a, .. }, Outcome::Accepted { positions: b, .. }) = (again, first) {
             assert_eq!(a, b);
         }
     }
