@@ -27,8 +27,9 @@ use crate::watch::{HeadNotifier, HeadWatch};
 pub const segment_bytes_default: u64 = 64 << 20;
 /// Smallest allowed segment (tests use small ones to get many segments).
 pub const segment_bytes_min: u64 = 2 * segment_header_bytes;
-/// Zero-fill is written in chunks of this many bytes.
-const zero_fill_chunk_bytes: usize = 1 << 20;
+/// By default appends write whole pages of this size (see `FileLog::append_now`).
+pub const page_bytes_default: u64 = 4096;
+
 /// By default a large batch is written in chunks of this many bytes, each handed to the device at
 /// once (`start_writeback`), so the device writes while the CPU frames the rest of the batch.
 pub const writeback_chunk_bytes_default: usize = 1 << 20;
@@ -56,6 +57,12 @@ pub struct FileOptions {
     /// Batches larger than this are written in chunks of this size, each started towards the
     /// device before the next is framed (0: one write per batch).
     pub writeback_chunk_bytes: usize,
+    /// Every append writes whole pages of this size: a power of two that divides the segment
+    /// header's size (1 writes exactly the batch's bytes). A write that covered part of a page
+    /// the page cache does not hold would make the kernel read that page from the device first,
+    /// inside the commit, and new segments are zero-filled around the cache (`write_zeros`).
+    /// Tests use small pages so that a torn write can be tried at every byte.
+    pub page_bytes: u64,
 }
 
 impl Default for FileOptions {
@@ -65,6 +72,7 @@ impl Default for FileOptions {
             preallocation: Preallocation::ZeroFill,
             prepare_ahead: true,
             writeback_chunk_bytes: writeback_chunk_bytes_default,
+            page_bytes: page_bytes_default,
         }
     }
 }
@@ -85,6 +93,15 @@ impl FileOptions {
 
     pub fn with_writeback_chunk_bytes(self, writeback_chunk_bytes: usize) -> Self {
         FileOptions { writeback_chunk_bytes, ..self }
+    }
+
+    pub fn with_page_bytes(self, page_bytes: u64) -> Self {
+        FileOptions { page_bytes, ..self }
+    }
+
+    /// The start of the page `offset` is in.
+    fn page_start(&self, offset: u64) -> u64 {
+        offset - offset % self.page_bytes
     }
 }
 
@@ -148,7 +165,9 @@ struct Writer {
     active_bytes: u64,
     active_first: Position,
     write_offset: u64,
-    /// Reused frame buffer, so a steady stream of batches allocates nothing.
+    /// Reused frame buffer, so a steady stream of batches allocates nothing. Between appends it
+    /// holds the active segment's bytes from the start of the page `write_offset` is in up to
+    /// `write_offset`: each append writes whole pages, starting with these.
     buf: Vec<u8>,
     /// Set after a failed write or sync: the on-disk state is unknown until reopen.
     poisoned: Option<String>,
@@ -208,6 +227,12 @@ impl FileLog {
             return Err(StoreError::Invalid(format!(
                 "segment_bytes must be a multiple of 512 in {segment_bytes_min}..4 GiB, got {}",
                 options.segment_bytes
+            )));
+        }
+        if !options.page_bytes.is_power_of_two() || !segment_header_bytes.is_multiple_of(options.page_bytes) {
+            return Err(StoreError::Invalid(format!(
+                "page_bytes must be a power of two that divides {segment_header_bytes}, got {}",
+                options.page_bytes
             )));
         }
         let dir = storage.path().to_path_buf();
@@ -286,9 +311,17 @@ impl FileLog {
         // Frame the batch into one buffer. A large batch goes to the device in chunks while the
         // rest is framed; a small one is one write. Then one sync. Any IO failure poisons: the
         // bytes on disk are unknown from then on.
+        //
+        //
+        // Every write covers whole pages (`FileOptions::page_bytes`): it starts at the start of
+        // the page the batch starts in (the bytes before the batch are carried in `buf`, and
+        // written again unchanged), and the last one is padded with the zeros that are there
+        // anyway.
         let first = writer.head.position + 1;
         let mut buf = std::mem::take(&mut writer.buf);
-        buf.clear();
+        let base = self.options.page_start(writer.write_offset);
+        let carried = buf.len();
+        assert_eq!(base + carried as u64, writer.write_offset, "the carried bytes end where the batch starts");
         let mut prev = writer.head.hash;
         let mut sparse_new = Vec::new();
         let count = batch.len();
@@ -298,39 +331,47 @@ impl FileLog {
         for (index, (time, payload)) in batch.iter().enumerate() {
             let position = first + index as Position;
             if (position - writer.active_first).is_multiple_of(index_stride_records) {
-                sparse_new.push((writer.write_offset + buf.len() as u64) as u32);
+                sparse_new.push((base + buf.len() as u64) as u32);
             }
             let flags = if index + 1 == count { flag_batch_end } else { 0 };
             prev = frame::encode(&mut buf, &prev, position, time, flags, payload);
             let chunk = self.options.writeback_chunk_bytes;
-            if chunk > 0 && buf.len() - written >= chunk && index + 1 < count {
-                let offset = writer.write_offset + written as u64;
+            let whole = (self.options.page_start(base + buf.len() as u64) - base) as usize;
+            if chunk > 0 && whole > written && whole - written >= chunk && index + 1 < count {
+                let offset = base + written as u64;
                 result = writer
                     .active
-                    .write_all_at(&buf[written..], offset)
-                    .and_then(|()| writer.active.start_writeback(offset, (buf.len() - written) as u64))
+                    .write_all_at(&buf[written..whole], offset)
+                    .and_then(|()| writer.active.start_writeback(offset, (whole - written) as u64))
                     .map_err(|err| self.io_err("write", &name, err));
                 if result.is_err() {
                     break;
                 }
-                written = buf.len();
+                written = whole;
             }
         }
         let result = result.and_then(|()| {
             // Checks before the last write: the frames are exactly the batch, inside the segment.
-            assert_eq!(buf.len() as u64, batch_bytes, "framed size differs from the batch's");
+            assert_eq!((buf.len() - carried) as u64, batch_bytes, "framed size differs from the batch's");
             assert!(writer.write_offset + batch_bytes <= writer.active_bytes, "batch overruns its segment");
-            writer
+            let end = base + buf.len() as u64;
+            let padded = self.options.page_start(end + self.options.page_bytes - 1).min(writer.active_bytes);
+            buf.resize((padded - base) as usize, 0);
+            let wrote = writer
                 .active
-                .write_all_at(&buf[written..], writer.write_offset + written as u64)
-                .map_err(|err| self.io_err("write", &name, err))
-                .and_then(|()| writer.active.sync_data().map_err(|err| self.io_err("sync", &name, err)))
+                .write_all_at(&buf[written..], base + written as u64)
+                .map_err(|err| self.io_err("write", &name, err));
+            buf.truncate((end - base) as usize);
+            wrote.and_then(|()| writer.active.sync_data().map_err(|err| self.io_err("sync", &name, err)))
         });
-        writer.buf = buf;
         if let Err(err) = result {
+            writer.buf = buf;
             writer.poisoned = Some(err.to_string());
             return Err(err);
         }
+        // Carry the last page's bytes into the next append.
+        buf.drain(..(self.options.page_start(writer.write_offset + batch_bytes) - base) as usize);
+        writer.buf = buf;
 
         let head = Head { position: first + count as Position - 1, hash: prev };
         writer.head = head;
@@ -400,6 +441,7 @@ impl FileLog {
         writer.active_bytes = header.segment_bytes;
         writer.active_first = header.first_position;
         writer.write_offset = segment_header_bytes;
+        writer.buf.clear(); // the records start on a page (checked at open)
         self.view.write().expect("view poisoned").segments.push(SegmentMeta {
             index,
             file,
@@ -561,13 +603,7 @@ fn prepare_segment_file(storage: &dyn Storage, dir: &Path, index: u64, options: 
     let allocated = options.preallocation == Preallocation::Fallocate
         && file.allocate(options.segment_bytes).map_err(|err| io("fallocate", err))?;
     if !allocated {
-        let zeros = vec![0u8; zero_fill_chunk_bytes];
-        let mut offset = 0u64;
-        while offset < options.segment_bytes {
-            let len = (options.segment_bytes - offset).min(zero_fill_chunk_bytes as u64) as usize;
-            file.write_all_at(&zeros[..len], offset).map_err(|err| io("zero-fill", err))?;
-            offset += len as u64;
-        }
+        file.write_zeros(options.segment_bytes).map_err(|err| io("zero-fill", err))?;
     }
     file.sync_all().map_err(|err| io("sync", err))?;
     Ok((index, file))
@@ -716,6 +752,13 @@ impl Opener<'_> {
             segments.push(meta);
         }
         let active = segments.last().expect("at least one segment");
+        // The bytes of the page the next append starts in, which it writes again (see `append_now`).
+        let page_start = self.options.page_start(active.data_end);
+        let mut carried = vec![0u8; (active.data_end - page_start) as usize];
+        active
+            .file
+            .read_exact_at(&mut carried, page_start)
+            .map_err(|err| StoreError::io("read", self.dir.join(segment_name(active.index)), err))?;
         let writer = Writer {
             head: Head { position: next_position - 1, hash: prev_hash },
             active_index: active.index,
@@ -723,7 +766,7 @@ impl Opener<'_> {
             active_bytes: active.file.size_bytes().map_err(|err| StoreError::io("stat", self.dir, err))?,
             active_first: active.first_position,
             write_offset: active.data_end,
-            buf: Vec::new(),
+            buf: carried,
             poisoned: None,
             next: None,
         };

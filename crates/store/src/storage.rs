@@ -31,6 +31,27 @@ pub trait StorageFile: Send + Sync + Debug {
     fn start_writeback(&self, _offset: u64, _len: u64) -> io::Result<()> {
         Ok(())
     }
+    /// Writes zeros over bytes `0..len` of a new file, extending it (a segment's preallocation).
+    /// This default writes them through the page cache, in chunks.
+    fn write_zeros(&self, len: u64) -> io::Result<()> {
+        write_zeros_at(self, &vec![0u8; zero_chunk_bytes], 0, len)
+    }
+}
+
+/// Zeros are written in chunks of this many bytes.
+const zero_chunk_bytes: usize = 1 << 20;
+/// Offsets, lengths and buffers of `O_DIRECT` writes are multiples of this (the largest logical
+/// block size in common use, and the page size).
+const direct_align_bytes: usize = 4096;
+
+/// Writes `zeros` (a chunk of them) repeatedly over `offset..end`.
+fn write_zeros_at<F: StorageFile + ?Sized>(file: &F, zeros: &[u8], mut offset: u64, end: u64) -> io::Result<()> {
+    while offset < end {
+        let len = (end - offset).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..len], offset)?;
+        offset += len as u64;
+    }
+    Ok(())
 }
 
 /// Why the writer lock could not be taken.
@@ -132,6 +153,55 @@ impl StorageFile for OsFile {
         // Only a hint: where unsupported, the final sync does all the work.
         let _ = result;
         Ok(())
+    }
+
+    /// Zeros go to the device straight from one aligned buffer (`O_DIRECT`), so preparing a
+    /// 64 MiB segment costs almost no CPU: written through the page cache, copying the zeros
+    /// took ~10% of both cores under full load. Where the file system refuses direct IO (tmpfs,
+    /// some network file systems) the zeros go through the page cache as before. The file log
+    /// writes whole pages afterwards, so the pages these zeros never brought into the cache are
+    /// never read back from the device.
+    fn write_zeros(&self, len: u64) -> io::Result<()> {
+        let direct_len = len - len % direct_align_bytes as u64;
+        let buffer = vec![0u8; zero_chunk_bytes + direct_align_bytes];
+        let start = buffer.as_ptr().align_offset(direct_align_bytes);
+        let zeros = &buffer[start..start + zero_chunk_bytes];
+        let done = if direct_len > 0 && self.set_direct(true)? {
+            let written = write_zeros_at(self, zeros, 0, direct_len);
+            self.set_direct(false)?;
+            match written {
+                Ok(()) => direct_len,
+                // Direct IO is allowed but these alignments are not (an unusual block size).
+                Err(err) if err.raw_os_error() == Some(libc::EINVAL) => 0,
+                Err(err) => return Err(err),
+            }
+        } else {
+            0
+        };
+        write_zeros_at(self, zeros, done, len)
+    }
+}
+
+impl OsFile {
+    /// Turns `O_DIRECT` on or off; `Ok(false)` if the file system does not allow it.
+    fn set_direct(&self, on: bool) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let fd = self.0.as_raw_fd();
+        // SAFETY: plain fcntl calls on a file descriptor we own; no memory is passed.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let wanted = if on { flags | libc::O_DIRECT } else { flags & !libc::O_DIRECT };
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, wanted) } == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINVAL) if on => Ok(false),
+            _ => Err(err),
+        }
     }
 }
 

@@ -251,14 +251,14 @@ struct Plan {
     writes: AtomicU64,
     syncs: AtomicU64,
     triggered: AtomicBool,
-    /// Length of every write since the last arm, in order.
-    write_sizes: Mutex<Vec<usize>>,
+    /// Offset and length of every write since the last arm, in order.
+    writes_made: Mutex<Vec<(u64, usize)>>,
 }
 
 impl Plan {
-    fn next_write(&self, len: usize) -> Option<Option<usize>> {
+    fn next_write(&self, offset: u64, len: usize) -> Option<Option<usize>> {
         let nth = self.writes.fetch_add(1, Ordering::SeqCst);
-        self.write_sizes.lock().expect("plan poisoned").push(len);
+        self.writes_made.lock().expect("plan poisoned").push((offset, len));
         match *self.fault.lock().expect("plan poisoned") {
             Fault::FailWrite { nth: n } if n == nth => Some(None),
             Fault::TearWrite { nth: n, keep_bytes } if n == nth => Some(Some(keep_bytes)),
@@ -295,7 +295,7 @@ impl FaultyStorage {
             writes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             triggered: AtomicBool::new(false),
-            write_sizes: Mutex::new(Vec::new()),
+            writes_made: Mutex::new(Vec::new()),
         };
         FaultyStorage { inner, plan: Arc::new(plan) }
     }
@@ -306,12 +306,17 @@ impl FaultyStorage {
         self.plan.writes.store(0, Ordering::SeqCst);
         self.plan.syncs.store(0, Ordering::SeqCst);
         self.plan.triggered.store(false, Ordering::SeqCst);
-        self.plan.write_sizes.lock().expect("plan poisoned").clear();
+        self.plan.writes_made.lock().expect("plan poisoned").clear();
     }
 
     /// The length of every write since the last `arm`, in order (to plan tears at every byte).
     pub fn write_sizes(&self) -> Vec<usize> {
-        self.plan.write_sizes.lock().expect("plan poisoned").clone()
+        self.writes().into_iter().map(|(_, len)| len).collect()
+    }
+
+    /// The offset and length of every write since the last `arm`, in order.
+    pub fn writes(&self) -> Vec<(u64, usize)> {
+        self.plan.writes_made.lock().expect("plan poisoned").clone()
     }
 
     /// (writes, syncs) since the last `arm`.
@@ -337,7 +342,7 @@ impl StorageFile for FaultyFile {
     }
 
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        match self.plan.next_write(buf.len()) {
+        match self.plan.next_write(offset, buf.len()) {
             None => self.inner.write_all_at(buf, offset),
             Some(None) => Err(injected("write failed")),
             Some(Some(keep_bytes)) => {

@@ -15,10 +15,16 @@ use fundledger_store::testing::{Fault, FaultyStorage, MemStorage};
 use fundledger_store::{AppendBatch, FileLog, Position, Record, StoreError, block_on, genesis};
 
 /// Tiny segments (4 KiB of records) so the workload crosses a segment boundary; no background
-/// preparation, so the Nth write or sync is the same call in every run.
+/// preparation, so the Nth write or sync is the same call in every run; pages of 64 bytes, so
+/// writes stay small enough to be torn at every byte while still starting and ending on pages.
 fn options() -> FileOptions {
-    FileOptions::default().with_segment_bytes(2 * segment_header_bytes).with_prepare_ahead(false)
+    FileOptions::default()
+        .with_segment_bytes(2 * segment_header_bytes)
+        .with_prepare_ahead(false)
+        .with_page_bytes(test_page_bytes)
 }
+
+const test_page_bytes: u64 = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Crash {
@@ -189,20 +195,25 @@ fn write_sizes_of_the_workload(options: FileOptions) -> Vec<usize> {
 
 #[test]
 fn failed_and_torn_writes_at_every_step_lose_nothing_acknowledged() {
-    let sizes = write_sizes_of_the_workload(options());
-    assert!(sizes.len() >= workload_batches, "every batch is at least one write");
     let mut scenarios = 0;
-    for crash in [Crash::Process, Crash::Power] {
-        for (nth, &len) in sizes.iter().enumerate() {
-            let nth = nth as u64;
-            assert!(scenario(Fault::FailWrite { nth }, crash), "write {nth} never happened");
-            for keep_bytes in tear_points(len) {
-                assert!(scenario(Fault::TearWrite { nth, keep_bytes }, crash));
-                scenarios += 1;
+    // Small pages (every byte of every record write is a tear point), then the default pages
+    // (each record write is then the whole 4 KiB page of records, torn at a spread of points).
+    for options in [options(), options().with_page_bytes(FileOptions::default().page_bytes)] {
+        let sizes = write_sizes_of_the_workload(options.clone());
+        assert!(sizes.len() >= workload_batches, "every batch is at least one write");
+        let base = base(options);
+        for crash in [Crash::Process, Crash::Power] {
+            for (nth, &len) in sizes.iter().enumerate() {
+                let nth = nth as u64;
+                assert!(scenario_from(&base, Fault::FailWrite { nth }, crash), "write {nth} never happened");
+                for keep_bytes in tear_points(len) {
+                    assert!(scenario_from(&base, Fault::TearWrite { nth, keep_bytes }, crash));
+                    scenarios += 1;
+                }
             }
+            // One past the last write: the fault never fires and everything is acknowledged.
+            assert!(!scenario_from(&base, Fault::FailWrite { nth: sizes.len() as u64 }, crash));
         }
-        // One past the last write: the fault never fires and everything is acknowledged.
-        assert!(!scenario(Fault::FailWrite { nth: sizes.len() as u64 }, crash));
     }
     assert!(scenarios > 1_000, "too few tear scenarios ({scenarios})");
 }
@@ -232,7 +243,9 @@ fn a_torn_tail_is_truncated_and_reported() {
     // Tear the next batch (3 records) in its second record: record 4 is whole but its batch is not.
     let torn = batch(2, 3);
     let first_frame = fundledger_store::frame::frame_bytes(torn.iter().next().expect("one").1.len());
-    faulty.arm(Fault::TearWrite { nth: 0, keep_bytes: first_frame + 10 });
+    // The write starts at the page the batch starts in, with the first batch's bytes on it.
+    let carried = first.frame_bytes() % test_page_bytes as usize;
+    faulty.arm(Fault::TearWrite { nth: 0, keep_bytes: carried + first_frame + 10 });
     assert!(block_on(log_append(&log, 3, &torn)).is_err());
     drop(log);
     let (log, report) = FileLog::open_with(Arc::new(storage), fund_id, options()).expect("reopen");
