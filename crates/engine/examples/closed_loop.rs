@@ -1,0 +1,117 @@
+//! The engine's closed-loop throughput, as the engine benchmark measures it, with the CPU each
+//! thread used: `submitters` callers (default 64) each submit one payment and wait for its answer,
+//! `n` payments in all (default 400,000), over the file store in a temporary directory. `tasks`
+//! runs the callers as tokio tasks on one runtime thread (as the API's handlers are), `threads`
+//! as OS threads.
+//!
+//! ```sh
+//! cargo build --release -p fundledger-engine --example closed_loop
+//! target/release/examples/closed_loop tasks 400000 64
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fundledger_domain::{
+    Actor, BeneficiaryRef, BenefitType, Command, CommandId, ExpenditureCategory, Money, PaymentId, Period, Policy,
+    RegionCode,
+};
+use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, Submission, SystemClock};
+use fundledger_store::{FileLog, FileOptions};
+
+fn payment(i: usize, regions: &[RegionCode]) -> Submission {
+    let command = Command::RecordPayment {
+        payment_id: PaymentId::parse(&format!("PAY-{i}")).expect("id"),
+        region: regions[i % regions.len()],
+        period: Period::new(2024, 3).expect("period"),
+        benefit: BenefitType::MedicalTreatment,
+        beneficiary: BeneficiaryRef::parse(&format!("B-{}", i % 50_000)).expect("ref"),
+        amount: Money::from_fen(12_345).expect("money"),
+        basis: None,
+    };
+    Submission::new(CommandId::parse(&format!("cmd-{i}")).expect("id"), Actor::system(), command)
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "tasks".into());
+    let n: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(400_000);
+    let submitters: usize = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let policy = Arc::new(Policy::gansu());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = Arc::new(FileLog::open(dir.path().join("log"), &policy.fund_id, FileOptions::default()).expect("log").0);
+    let options = CoreOptions { snapshot_dir: None, snapshot_every_records: u64::MAX };
+    let (mut core, _) =
+        Core::open(log, policy.clone(), options, Box::new(SystemClock), Box::new(HashIds::new(b"p")), &mut |_, _| {})
+            .expect("core");
+    let period = Period::new(2024, 3).expect("period");
+    let amount = Money::from_fen(50_000_000_000).expect("money");
+    let setup: Vec<Submission> = fundledger_demo::ready_to_pay(&policy, period, ExpenditureCategory::Medical, amount)
+        .into_iter()
+        .map(|(id, command)| Submission::new(id, Actor::system(), command))
+        .collect();
+    for r in core.execute(&setup) {
+        assert!(r.expect("setup").is_accepted());
+    }
+    let regions: Vec<RegionCode> = policy.units.iter().map(|u| u.code).collect();
+    let per = n / submitters;
+    let work: Vec<Vec<Submission>> =
+        (0..submitters).map(|s| (0..per).map(|i| payment(s * per + i, &regions)).collect()).collect();
+    let engine = Arc::new(Engine::start(core, EngineConfig::default()));
+    let cpu_before = process_cpu_seconds();
+    let started = Instant::now();
+    if mode == "threads" {
+        let handles: Vec<_> = work
+            .into_iter()
+            .map(|subs| {
+                let engine = engine.clone();
+                std::thread::spawn(move || {
+                    for s in subs {
+                        assert!(engine.submit_blocking(s).expect("answered").is_accepted());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("submitter");
+        }
+    } else {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        runtime.block_on(async {
+            let tasks: Vec<_> = work
+                .into_iter()
+                .map(|subs| {
+                    let engine = engine.clone();
+                    tokio::spawn(async move {
+                        for s in subs {
+                            assert!(engine.submit(s).await.expect("answered").is_accepted());
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("submitter");
+            }
+        });
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu_before;
+    let done = per * submitters;
+    println!(
+        "{mode}: {done} payments from {submitters} submitters in {seconds:.2} s = {:.0} commands/s; median batch {}; \
+         process CPU {:.2} us/command ({:.2} cores busy)",
+        done as f64 / seconds,
+        engine.stats().median_batch_commands().unwrap_or(0),
+        cpu * 1e6 / done as f64,
+        cpu / seconds,
+    );
+}
+
+/// CPU seconds (user + system) of the whole process so far (Linux; 0 elsewhere).
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let Some(close) = stat.rfind(')') else { return 0.0 };
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    // utime and stime are fields 14 and 15 (11 and 12 after the command name), in ticks of 1/100 s.
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
