@@ -8,6 +8,7 @@
 
 mod convert;
 mod fast;
+pub mod scan;
 
 pub use convert::{
     COMMAND_DIGEST_BYTES, DECIMAL_TEXT_BYTES_MAX, DecodeError, EVENT_ID_BYTES, RecordEncoder, RecordedEvent,
