@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use fundledger_engine::{Engine, EngineError, Outcome, Submission};
 use fundledger_store::EventLog;
+use tonic::codegen::Bytes;
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Principal, principal_of};
+use crate::batch;
 use crate::convert::{self, CommandRequest, Converted};
 use crate::errors::ApiError;
 use crate::limits;
@@ -115,44 +117,37 @@ command_service! {
 }
 
 impl<L: EventLog + 'static> Commands<L> {
-    /// Each entry converted and authorised on its own; the valid ones go to the engine as one
-    /// submission (one queue admission, group-committed together).
+    /// `ExecuteBatch` over a decoded request (the generated service's entry point).
     async fn batch(
         &self,
         request: Request<pb::ExecuteBatchRequest>,
     ) -> Result<Response<pb::ExecuteBatchReply>, Status> {
         let principal = principal_of(&request)?;
-        let entries = &request.get_ref().commands;
-        if entries.len() > limits::batch_commands_max {
-            return Err(ApiError::new(
-                tonic::Code::ResourceExhausted,
-                "BATCH_TOO_LARGE",
-                format!("{} commands in one batch; the limit is {}", entries.len(), limits::batch_commands_max),
-            )
-            .with("batch_commands_max", limits::batch_commands_max)
-            .into());
-        }
-        let mut outcomes: Vec<pb::BatchOutcome> = Vec::with_capacity(entries.len());
-        let mut submissions = Vec::with_capacity(entries.len());
-        let mut submitted_at = Vec::with_capacity(entries.len());
-        for (index, entry) in entries.iter().enumerate() {
-            let checked = match convert::batch_entry(entry) {
-                None => Err(ApiError::missing(&format!("commands[{index}].command"))),
-                Some(request) => submission(&principal, request).map_err(|e| in_batch(index, e)),
-            };
-            let command_id = convert::batch_entry(entry).map(|r| r.command_id_text().to_string()).unwrap_or_default();
-            match checked {
-                Ok(submission) => {
-                    submitted_at.push(index);
-                    submissions.push(submission);
-                    outcomes.push(pb::BatchOutcome { command_id, result: None });
-                }
-                Err(error) => outcomes.push(pb::BatchOutcome {
-                    command_id,
-                    result: Some(pb::batch_outcome::Result::Error(error.to_pb())),
-                }),
+        let prepared = prepare(&principal, request.get_ref().commands.iter().map(convert::batch_entry))?;
+        self.submit_prepared(prepared).await
+    }
+
+    /// `ExecuteBatch` over the request's bytes, as the server routes it: payment entries are read
+    /// in place ([`crate::batch`]); bytes that reader cannot read are decoded by prost whole,
+    /// and refused with prost's error as tonic would refuse them.
+    pub async fn batch_bytes(&self, request: Request<Bytes>) -> Result<Response<pb::ExecuteBatchReply>, Status> {
+        let principal = principal_of(&request)?;
+        let bytes = request.get_ref();
+        let prepared = match batch::read(bytes) {
+            Some(entries) => prepare(&principal, entries.iter().map(batch::Entry::request))?,
+            None => {
+                let decoded = <pb::ExecuteBatchRequest as prost::Message>::decode(bytes.as_ref())
+                    .map_err(|err| Status::internal(err.to_string()))?;
+                prepare(&principal, decoded.commands.iter().map(convert::batch_entry))?
             }
-        }
+        };
+        self.submit_prepared(prepared).await
+    }
+
+    /// Submits a batch's valid entries as one submission (one queue admission, group-committed
+    /// together) and fills in their outcomes.
+    async fn submit_prepared(&self, prepared: Prepared) -> Result<Response<pb::ExecuteBatchReply>, Status> {
+        let Prepared { mut outcomes, submissions, submitted_at } = prepared;
         if !submissions.is_empty() {
             let results = self.engine.submit_many(submissions).await.map_err(ApiError::from)?;
             for (index, result) in submitted_at.into_iter().zip(results) {
@@ -172,4 +167,50 @@ impl<L: EventLog + 'static> Commands<L> {
         }
         Ok(Response::new(pb::ExecuteBatchReply { outcomes }))
     }
+}
+
+/// A batch's entries checked: an outcome slot per entry (filled now for the refused ones), and
+/// the valid entries' submissions with their indexes.
+struct Prepared {
+    outcomes: Vec<pb::BatchOutcome>,
+    submissions: Vec<Submission>,
+    submitted_at: Vec<usize>,
+}
+
+/// Converts and authorises each entry on its own (`None`: the entry names no command).
+fn prepare<'a>(
+    principal: &Principal,
+    entries: impl ExactSizeIterator<Item = Option<&'a dyn CommandRequest>>,
+) -> Result<Prepared, ApiError> {
+    if entries.len() > limits::batch_commands_max {
+        return Err(ApiError::new(
+            tonic::Code::ResourceExhausted,
+            "BATCH_TOO_LARGE",
+            format!("{} commands in one batch; the limit is {}", entries.len(), limits::batch_commands_max),
+        )
+        .with("batch_commands_max", limits::batch_commands_max));
+    }
+    let mut prepared = Prepared {
+        outcomes: Vec::with_capacity(entries.len()),
+        submissions: Vec::with_capacity(entries.len()),
+        submitted_at: Vec::with_capacity(entries.len()),
+    };
+    for (index, entry) in entries.enumerate() {
+        let checked = match entry {
+            None => Err(ApiError::missing(&format!("commands[{index}].command"))),
+            Some(request) => submission(principal, request).map_err(|e| in_batch(index, e)),
+        };
+        let command_id = entry.map(|r| r.command_id_text().to_string()).unwrap_or_default();
+        match checked {
+            Ok(submission) => {
+                prepared.submitted_at.push(index);
+                prepared.submissions.push(submission);
+                prepared.outcomes.push(pb::BatchOutcome { command_id, result: None });
+            }
+            Err(error) => prepared
+                .outcomes
+                .push(pb::BatchOutcome { command_id, result: Some(pb::batch_outcome::Result::Error(error.to_pb())) }),
+        }
+    }
+    Ok(prepared)
 }

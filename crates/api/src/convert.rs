@@ -370,15 +370,37 @@ command_request!(pb::AllocateFundsRequest, |r| Command::AllocateFunds {
     plan_id: plan_id("plan_id", &r.plan_id)?,
     amount: money("amount", &r.amount)?,
 });
-command_request!(pb::RecordPaymentRequest, |r| Command::RecordPayment {
-    payment_id: payment_id(&r.payment_id)?,
-    region: region("region", &r.region)?,
-    period: period("period", &r.period)?,
-    benefit: benefit_type("benefit", r.benefit)?,
-    beneficiary: beneficiary(&r.beneficiary)?,
-    amount: money("amount", &r.amount)?,
-    basis: r.basis.as_ref().map(basis).transpose()?,
-});
+command_request!(pb::RecordPaymentRequest, |r| payment_command(
+    &r.payment_id,
+    &r.region,
+    &r.period,
+    r.benefit,
+    &r.beneficiary,
+    &r.amount,
+    r.basis.as_ref()
+)?);
+
+/// A `RecordPaymentRequest`'s fields as a command: one definition for the decoded message and for
+/// the batch reader's borrowed entries ([`crate::batch::PaymentEntry`]).
+pub fn payment_command(
+    payment: &str,
+    region_code: &str,
+    month: &str,
+    benefit: i32,
+    beneficiary_ref: &str,
+    amount: &str,
+    payment_basis: Option<&pb::PaymentBasis>,
+) -> Result<Command, ApiError> {
+    Ok(Command::RecordPayment {
+        payment_id: payment_id(payment)?,
+        region: region("region", region_code)?,
+        period: period("period", month)?,
+        benefit: benefit_type("benefit", benefit)?,
+        beneficiary: beneficiary(beneficiary_ref)?,
+        amount: money("amount", amount)?,
+        basis: payment_basis.map(basis).transpose()?,
+    })
+}
 command_request!(pb::ReversePaymentRequest, |r| Command::ReversePayment {
     payment_id: payment_id(&r.payment_id)?,
     period: period("period", &r.period)?,

@@ -15,6 +15,7 @@ pub const LEDGER_DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/f
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod commands;
 pub mod convert;
 pub mod errors;

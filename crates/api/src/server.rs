@@ -116,9 +116,7 @@ pub async fn serve_on<L: EventLog + 'static>(
 
     let rebuilds = Arc::new(Semaphore::new(limits::rebuilds_concurrent_max));
     let authenticator = Authenticator::new(config.auth.clone());
-    let commands = LedgerCommandsServer::new(Commands::new(engine.clone()))
-        .max_decoding_message_size(limits::message_bytes_max)
-        .max_encoding_message_size(limits::reply_bytes_max);
+    let commands = CommandRoutes::new(Arc::new(Commands::new(engine.clone())));
     let queries = LedgerQueriesServer::new(Queries::new(engine.clone(), rebuilds.clone()))
         .max_decoding_message_size(limits::message_bytes_max)
         .max_encoding_message_size(limits::reply_bytes_max);
@@ -250,6 +248,108 @@ fn rewrite_too_large(headers: &mut http::HeaderMap) {
 /// cannot choose one by itself; when the EventStoreDB backend connected first, its provider stays.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The commands service as served: `ExecuteBatch` takes the request's bytes, which
+/// [`Commands::batch_bytes`] reads in place ([`crate::batch`]), instead of a message decoded into
+/// a `String` per field; every other method is the generated service's. Both have the same size
+/// limits, and the same reply encoding.
+struct CommandRoutes<L: EventLog + 'static> {
+    generated: LedgerCommandsServer<Commands<L>>,
+    commands: Arc<Commands<L>>,
+}
+
+/// The path of `ExecuteBatch`.
+const EXECUTE_BATCH_PATH: &str = "/fundledger.v1.LedgerCommands/ExecuteBatch";
+
+impl<L: EventLog + 'static> CommandRoutes<L> {
+    fn new(commands: Arc<Commands<L>>) -> Self {
+        let generated = LedgerCommandsServer::from_arc(commands.clone())
+            .max_decoding_message_size(limits::message_bytes_max)
+            .max_encoding_message_size(limits::reply_bytes_max);
+        CommandRoutes { generated, commands }
+    }
+}
+
+impl<L: EventLog + 'static> Clone for CommandRoutes<L> {
+    fn clone(&self) -> Self {
+        CommandRoutes { generated: self.generated.clone(), commands: self.commands.clone() }
+    }
+}
+
+impl<L: EventLog + 'static> tonic::server::NamedService for CommandRoutes<L> {
+    const NAME: &'static str = crate::pb::ledger_commands_server::SERVICE_NAME;
+}
+
+impl<L, B> tower::Service<http::Request<B>> for CommandRoutes<L>
+where
+    L: EventLog + 'static,
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() != EXECUTE_BATCH_PATH {
+            return self.generated.call(request);
+        }
+        let commands = self.commands.clone();
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(BatchBytesCodec)
+                .apply_max_message_size_config(Some(limits::message_bytes_max), Some(limits::reply_bytes_max));
+            Ok(grpc.unary(BatchBytes(commands), request).await)
+        })
+    }
+}
+
+/// `ExecuteBatch` over the request's bytes.
+struct BatchBytes<L: EventLog + 'static>(Arc<Commands<L>>);
+
+impl<L: EventLog + 'static> tonic::server::UnaryService<tonic::codegen::Bytes> for BatchBytes<L> {
+    type Response = crate::pb::ExecuteBatchReply;
+    type Future = tonic::codegen::BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+
+    fn call(&mut self, request: tonic::Request<tonic::codegen::Bytes>) -> Self::Future {
+        let commands = self.0.clone();
+        Box::pin(async move { commands.batch_bytes(request).await })
+    }
+}
+
+/// Hands a request's bytes over as they are (tonic's buffer, split off without a copy) and
+/// encodes the reply as the generated service does.
+struct BatchBytesCodec;
+
+impl tonic::codec::Codec for BatchBytesCodec {
+    type Encode = crate::pb::ExecuteBatchReply;
+    type Decode = tonic::codegen::Bytes;
+    type Encoder = tonic_prost::ProstEncoder<crate::pb::ExecuteBatchReply>;
+    type Decoder = BytesDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        BytesDecoder
+    }
+}
+
+struct BytesDecoder;
+
+impl tonic::codec::Decoder for BytesDecoder {
+    type Item = tonic::codegen::Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, buf: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
+        use prost::bytes::Buf;
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
+    }
 }
 
 #[cfg(test)]

@@ -414,3 +414,41 @@ async fn malformed_inputs_are_refused_by_field_and_change_nothing() {
     assert_eq!(server.digest().await.0, before.0 + 2);
     server.stop().await;
 }
+
+/// Bytes no client library would send: `ExecuteBatch` (whose payment entries the server reads
+/// in place) refuses them as tonic refuses an undecodable request to any other method, and
+/// records nothing; the same bytes whole are read as the client library wrote them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_batches_are_refused_like_any_undecodable_request() {
+    use prost::Message;
+    const EXECUTE_BATCH: &str = "/fundledger.v1.LedgerCommands/ExecuteBatch";
+    const RECORD_PAYMENT: &str = "/fundledger.v1.LedgerCommands/RecordPayment";
+    let server = TestServer::start().await;
+    let before = server.digest().await;
+    let request = payment("RAW-1", "PAY-RAW-1", LANZHOU, "2024-03", pb::BenefitType::MedicalTreatment, "12.34");
+    let entry = pb::BatchCommand { command: Some(pb::batch_command::Command::RecordPayment(request.clone())) };
+    let whole = pb::ExecuteBatchRequest { commands: vec![entry] }.encode_to_vec();
+    let not_utf8 = |bytes: &[u8]| {
+        let at = bytes.windows(5).position(|w| w == b"RAW-1").expect("the command id is in the bytes");
+        let mut bytes = bytes.to_vec();
+        bytes[at + 3] = 0xff;
+        bytes
+    };
+    let unary = server
+        .raw_call(agency(LANZHOU), RECORD_PAYMENT, not_utf8(&request.encode_to_vec()))
+        .await
+        .expect_err("a unary request that is not UTF-8");
+    assert_eq!(unary.code(), Code::Internal, "{unary:?}");
+    assert!(unary.message().contains("invalid string value"), "{unary:?}");
+    for (what, bytes) in [("cut short", whole[..whole.len() - 3].to_vec()), ("not UTF-8", not_utf8(&whole))] {
+        let status = server.raw_call(agency(LANZHOU), EXECUTE_BATCH, bytes).await.expect_err(what);
+        assert_eq!(status.code(), unary.code(), "{what}: {status:?}");
+        assert!(status.message().contains("failed to decode Protobuf message"), "{what}: {status:?}");
+    }
+    assert_eq!(server.digest().await, before, "nothing was recorded");
+    let reply = server.raw_call(agency(LANZHOU), EXECUTE_BATCH, whole).await.expect("the whole request");
+    let reply = pb::ExecuteBatchReply::decode(reply.as_slice()).expect("a reply");
+    assert_eq!(reply.outcomes.len(), 1);
+    assert_eq!(reply.outcomes[0].command_id, "RAW-1");
+    server.stop().await;
+}

@@ -183,6 +183,15 @@ impl TestServer {
             .max_decoding_message_size(64 << 20)
     }
 
+    /// Calls the unary method at `path` with `body` as the request message's bytes, exactly as
+    /// given (bytes no client library would send), and returns the reply message's bytes.
+    pub async fn raw_call(&self, who: Who, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, tonic::Status> {
+        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(self.channel(), self.bearer(who)));
+        grpc.ready().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+        Ok(grpc.unary(tonic::Request::new(body), path, RawCodec).await?.into_inner())
+    }
+
     /// The head position and hash, as an auditor sees them.
     pub async fn digest(&self) -> (u64, Vec<u8>) {
         let digest =
@@ -383,4 +392,44 @@ pub async fn ready_to_pay(server: &TestServer, region: &'static str, period: &st
         .allocate_funds(allocate(&format!("alloc-{tag}"), &plan_id, &total.to_string()))
         .await
         .expect("allocate");
+}
+
+/// Sends a message's bytes as they are and returns the reply's, for [`TestServer::raw_call`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
 }
