@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use fundledger_domain::compact::KeyHasher;
 use fundledger_domain::{
     Command, CommandId, Context, FundState, Period, Policy, RecordBody, RecordMeta, Recorded, Rejection,
     authorize_referenced, decide,
@@ -81,7 +82,7 @@ pub struct Core<L: EventLog> {
     encoder: fundledger_wire::RecordEncoder,
     batch: AppendBatch,
     /// The batch's new command ids: their digest and where they are in the batch.
-    in_batch: HashMap<CommandId, ([u8; 32], usize)>,
+    in_batch: HashMap<CommandId, ([u8; 32], usize), KeyHasher>,
     /// A command's canonical encoding, before it is digested.
     digest_input: Vec<u8>,
 }
@@ -156,7 +157,7 @@ impl<L: EventLog> Core<L> {
             payload: Vec::new(),
             encoder: fundledger_wire::RecordEncoder::default(),
             batch: AppendBatch::new(),
-            in_batch: HashMap::new(),
+            in_batch: HashMap::with_hasher(KeyHasher::default()),
             digest_input: Vec::new(),
         };
         Ok((core, report))
