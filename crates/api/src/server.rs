@@ -18,7 +18,7 @@ use tonic_health::ServingStatus;
 
 use crate::audit::Audit;
 use crate::auth::{Auth, Authenticator};
-use crate::commands::Commands;
+use crate::commands::{Commands, EncodedReply};
 use crate::errors::ApiError;
 use crate::limits;
 use crate::pb::ledger_audit_server::LedgerAuditServer;
@@ -312,7 +312,7 @@ where
 struct BatchBytes<L: EventLog + 'static>(Arc<Commands<L>>);
 
 impl<L: EventLog + 'static> tonic::server::UnaryService<tonic::codegen::Bytes> for BatchBytes<L> {
-    type Response = crate::pb::ExecuteBatchReply;
+    type Response = EncodedReply;
     type Future = tonic::codegen::BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
 
     fn call(&mut self, request: tonic::Request<tonic::codegen::Bytes>) -> Self::Future {
@@ -321,22 +321,35 @@ impl<L: EventLog + 'static> tonic::server::UnaryService<tonic::codegen::Bytes> f
     }
 }
 
-/// Hands a request's bytes over as they are (tonic's buffer, split off without a copy) and
-/// encodes the reply as the generated service does.
+/// Hands a request's bytes over as they are (tonic's buffer, split off without a copy), and
+/// the reply's bytes, already encoded.
 struct BatchBytesCodec;
 
 impl tonic::codec::Codec for BatchBytesCodec {
-    type Encode = crate::pb::ExecuteBatchReply;
+    type Encode = EncodedReply;
     type Decode = tonic::codegen::Bytes;
-    type Encoder = tonic_prost::ProstEncoder<crate::pb::ExecuteBatchReply>;
+    type Encoder = ReplyEncoder;
     type Decoder = BytesDecoder;
 
     fn encoder(&mut self) -> Self::Encoder {
-        tonic_prost::ProstEncoder::default()
+        ReplyEncoder
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         BytesDecoder
+    }
+}
+
+struct ReplyEncoder;
+
+impl tonic::codec::Encoder for ReplyEncoder {
+    type Item = EncodedReply;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: EncodedReply, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), Self::Error> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item.0);
+        Ok(())
     }
 }
 
