@@ -192,6 +192,35 @@ fn start_up_from_a_damaged_snapshot_replays_the_log() {
 }
 
 #[test]
+fn a_snapshot_of_another_history_is_skipped_by_its_header() {
+    let (ours, theirs) = (Dir::new(), Dir::new());
+    let commands = history();
+    for (dir, prefix) in [(&ours, "A"), (&theirs, "B")] {
+        let mut core = dir.core();
+        for (i, c) in commands.iter().enumerate() {
+            core.execute(&[sub(&format!("{prefix}{i}"), c.clone())]);
+        }
+        core.snapshot_now().unwrap();
+        core.wait_for_snapshots();
+    }
+    // Their snapshot, at the same position as ours but of other records, replaces ours, and
+    // its body is damaged too: the header check refuses it before any decoding would.
+    let snapshot = |dir: &Dir| fundledger_engine::snapshot::list_snapshots(&dir.0.path().join("snapshots"));
+    let (mine, other) = (snapshot(&ours), snapshot(&theirs));
+    assert_eq!(mine.len(), 1);
+    let mut bytes = std::fs::read(&other[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&mine[0], bytes).unwrap();
+    let (core, report) = ours.open_at(0);
+    assert_eq!(report.snapshot_position, None);
+    assert_eq!(report.snapshots_skipped.len(), 1);
+    assert!(report.snapshots_skipped[0].1.contains("differs from the snapshot's"), "{:?}", report.snapshots_skipped);
+    assert_eq!(report.replayed_records, commands.len() as u64);
+    assert_eq!(core.state(), &reference_state(&commands));
+}
+
+#[test]
 fn a_subscription_catches_up_then_follows_live_appends() {
     let dir = Dir::new();
     let engine = Engine::start(dir.core(), EngineConfig::default());
