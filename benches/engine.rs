@@ -21,6 +21,7 @@ use fundledger_domain::{
     Actor, BeneficiaryRef, BenefitType, Command, CommandId, ExpenditureCategory, IncomeCategory, Money, PaymentId,
     Period, Policy, RegionCode, TaxBatchRef,
 };
+use fundledger_engine::load::{Callers, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, ManualClock, Submission, SystemClock};
 use fundledger_projections::AsOf;
 use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on};
@@ -325,16 +326,10 @@ fn closed_loop_floor(dir: &Path, payloads: &[(i64, Vec<u8>)], group: usize) -> f
     payloads.len() as f64 / seconds
 }
 
-/// One run: a fresh ledger, the setup, then `payments` payments from 64 submitter threads.
-/// Who submits: 64 OS threads blocking on `submit_blocking`, or 64 tasks awaiting `submit` on
-/// one tokio runtime thread (as the API's handlers do).
-#[derive(Clone, Copy, PartialEq)]
-enum Submitters {
-    Threads,
-    Tasks,
-}
-
-fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: Submitters) -> Throughput {
+/// One run: a fresh ledger, the setup, then `payments` payments from 64 closed-loop submitters:
+/// OS threads blocking on `submit_blocking`, or tasks awaiting `submit` on one tokio runtime
+/// thread (as the API's handlers do).
+fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: Callers) -> Throughput {
     let scratch = Scratch::new(&format!("throughput-{round}-{}", submitter as u8));
     let log = open_log(&scratch.path, policy);
     let options = CoreOptions { snapshot_dir: None, snapshot_every_records: u64::MAX };
@@ -358,47 +353,7 @@ fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: 
     let work: Vec<Vec<Submission>> = (0..submitters)
         .map(|s| (0..per_submitter).map(|i| payment(round, s, i, regions[(s + i as usize) % regions.len()])).collect())
         .collect();
-    let started = Instant::now();
-    match submitter {
-        Submitters::Threads => {
-            let handles: Vec<_> = work
-                .into_iter()
-                .map(|subs| {
-                    let engine = engine.clone();
-                    std::thread::spawn(move || {
-                        for s in subs {
-                            let outcome = engine.submit_blocking(s).expect("answered");
-                            assert!(outcome.is_accepted(), "{outcome:?}");
-                        }
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().expect("submitter");
-            }
-        }
-        Submitters::Tasks => {
-            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-            runtime.block_on(async {
-                let tasks: Vec<_> = work
-                    .into_iter()
-                    .map(|subs| {
-                        let engine = engine.clone();
-                        tokio::spawn(async move {
-                            for s in subs {
-                                let outcome = engine.submit(s).await.expect("answered");
-                                assert!(outcome.is_accepted(), "{outcome:?}");
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("submitter task");
-                }
-            });
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = closed_loop(&engine, work, submitter).expect("every payment is accepted").as_secs_f64();
     let done = per_submitter * submitters as u64;
     let median_batch = engine.stats().median_batch_commands().unwrap_or(1);
     let core = engine.shutdown().expect("shutdown").expect("core");
@@ -466,9 +421,8 @@ fn main() {
 
     // Throughput first, on a quiet disk.
     eprintln!("throughput: {payments} payments from {submitters} submitters, {runs} runs");
-    let results: Vec<Throughput> =
-        (0..runs).map(|r| throughput_run(&policy, payments, r, Submitters::Threads)).collect();
-    let tasks: Vec<Throughput> = (0..runs).map(|r| throughput_run(&policy, payments, r, Submitters::Tasks)).collect();
+    let results: Vec<Throughput> = (0..runs).map(|r| throughput_run(&policy, payments, r, Callers::Threads)).collect();
+    let tasks: Vec<Throughput> = (0..runs).map(|r| throughput_run(&policy, payments, r, Callers::Tasks)).collect();
     let cps = median(results.iter().map(|t| t.commands_per_s).collect());
     let sqlite_cps = median(results.iter().map(|t| t.sqlite_per_s).collect());
     let batch = median(results.iter().map(|t| f64::from(t.median_batch)).collect());

@@ -10,12 +10,12 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use fundledger_domain::{
     Actor, BeneficiaryRef, BenefitType, Command, CommandId, ExpenditureCategory, Money, PaymentId, Period, Policy,
     RegionCode,
 };
+use fundledger_engine::load::{Callers, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, Submission, SystemClock};
 use fundledger_store::{FileLog, FileOptions};
 
@@ -58,42 +58,8 @@ fn main() {
         (0..submitters).map(|s| (0..per).map(|i| payment(s * per + i, &regions)).collect()).collect();
     let engine = Arc::new(Engine::start(core, EngineConfig::default()));
     let cpu_before = process_cpu_seconds();
-    let started = Instant::now();
-    if mode == "threads" {
-        let handles: Vec<_> = work
-            .into_iter()
-            .map(|subs| {
-                let engine = engine.clone();
-                std::thread::spawn(move || {
-                    for s in subs {
-                        assert!(engine.submit_blocking(s).expect("answered").is_accepted());
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().expect("submitter");
-        }
-    } else {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        runtime.block_on(async {
-            let tasks: Vec<_> = work
-                .into_iter()
-                .map(|subs| {
-                    let engine = engine.clone();
-                    tokio::spawn(async move {
-                        for s in subs {
-                            assert!(engine.submit(s).await.expect("answered").is_accepted());
-                        }
-                    })
-                })
-                .collect();
-            for t in tasks {
-                t.await.expect("submitter");
-            }
-        });
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let callers = if mode == "threads" { Callers::Threads } else { Callers::Tasks };
+    let seconds = closed_loop(&engine, work, callers).expect("every payment is accepted").as_secs_f64();
     let cpu = process_cpu_seconds() - cpu_before;
     let done = per * submitters;
     println!(

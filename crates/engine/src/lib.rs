@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod core;
 pub mod idempotency;
+pub mod load;
 pub mod outcome;
 pub mod rebuild;
 pub mod shared;

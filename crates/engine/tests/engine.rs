@@ -156,6 +156,31 @@ fn concurrent_submitters_are_group_committed() {
 }
 
 #[test]
+fn closed_loop_callers_each_wait_for_their_answers_and_report_a_refusal() {
+    use fundledger_engine::load::{Callers, closed_loop};
+    for callers in [Callers::Threads, Callers::Tasks] {
+        let dir = Dir::new();
+        let engine = Arc::new(Engine::start(dir.core(), EngineConfig::default()));
+        let work: Vec<Vec<Submission>> = (0..6)
+            .map(|c| {
+                (0..20)
+                    .map(|i| {
+                        sub(&format!("L-{c}-{i}"), collect(lanzhou(), p("2024-03"), m("1.00"), &format!("TB-{c}-{i}")))
+                    })
+                    .collect()
+            })
+            .collect();
+        closed_loop(&engine, work, callers).expect("every collection is accepted");
+        assert_eq!(block_on(engine.log().head()).unwrap().position, 120, "{callers:?}");
+        // A transfer of more than was collected is refused: the load says which, and why.
+        let refused = vec![vec![sub("L-too-much", transfer(lanzhou(), p("2024-03"), m("1000.00")))]];
+        let why = closed_loop(&engine, refused, callers).expect_err("a refusal is reported");
+        assert!(why.contains("not accepted") && why.contains("L-too-much"), "{callers:?}: {why}");
+        drop(engine);
+    }
+}
+
+#[test]
 fn start_up_from_a_damaged_snapshot_replays_the_log() {
     let dir = Dir::new();
     let commands = history();
