@@ -95,20 +95,35 @@ impl CommandRequest for PaymentEntry<'_> {
     }
 }
 
-/// The entries of an `ExecuteBatchRequest`, in order; `None` if the bytes are not a request this
-/// reader can read (then prost must decode it whole, and will report why it is not one).
-pub fn read(bytes: &[u8]) -> Option<Vec<Entry<'_>>> {
+/// A request as read: its first entries, in order, and how many it has in all.
+#[derive(Debug)]
+pub struct Reading<'a> {
+    pub entries: Vec<Entry<'a>>,
+    pub count: usize,
+}
+
+/// The entries of an `ExecuteBatchRequest`; `None` if the bytes are not a request this reader can
+/// read (then prost must decode it whole, and will report why it is not one). Every entry is
+/// read and checked, but only the first `keep` are kept: a request of millions of tiny entries
+/// is refused for its count without holding them all.
+pub fn read(bytes: &[u8], keep: usize) -> Option<Reading<'_>> {
     let mut buf = bytes;
-    let mut entries = Vec::new();
+    let mut reading = Reading { entries: Vec::new(), count: 0 };
     while !buf.is_empty() {
         let (tag, wire_type) = key(&mut buf)?;
         match (tag, wire_type) {
-            (BATCH_COMMANDS, WireType::LengthDelimited) => entries.push(entry(delimited(&mut buf)?)?),
+            (BATCH_COMMANDS, WireType::LengthDelimited) => {
+                let entry = entry(delimited(&mut buf)?)?;
+                if reading.count < keep {
+                    reading.entries.push(entry);
+                }
+                reading.count += 1;
+            }
             (BATCH_COMMANDS, _) => return None,
             _ => skip(&mut buf, wire_type)?,
         }
     }
-    Some(entries)
+    Some(reading)
 }
 
 /// One `BatchCommand`: a payment read here, anything else by prost.
@@ -121,7 +136,32 @@ fn entry(bytes: &[u8]) -> Option<Entry<'_>> {
     {
         return Some(Entry::Payment(payment));
     }
-    pb::BatchCommand::decode(bytes).ok().map(Entry::Other)
+    as_in_request(&[BATCH_COMMANDS], bytes)?.commands.into_iter().next().map(Entry::Other)
+}
+
+/// Decodes a message found inside a request as prost decodes it there: prost limits how deeply
+/// messages (and unknown groups) nest, counting from the request, so a message decoded on its
+/// own would be allowed levels the whole request is not. `path` is the fields that lead to
+/// `bytes` from the request, outermost first; the message is rebuilt around `bytes` along them
+/// and decoded whole. (Only the rare entries and nested messages this reader leaves to prost
+/// pay for the copy.)
+fn as_in_request(path: &[u32], bytes: &[u8]) -> Option<pb::ExecuteBatchRequest> {
+    let mut wrapped = bytes.to_vec();
+    for &field in path.iter().rev() {
+        let mut outer = Vec::with_capacity(wrapped.len() + 11);
+        prost::encoding::bytes::encode(field, &wrapped, &mut outer);
+        wrapped = outer;
+    }
+    pb::ExecuteBatchRequest::decode(wrapped.as_slice()).ok()
+}
+
+/// The payment of a request rebuilt around one of its fields (see [`as_in_request`]).
+fn payment_field_as_in_request(field: u32, bytes: &[u8]) -> Option<pb::RecordPaymentRequest> {
+    let request = as_in_request(&[BATCH_COMMANDS, RECORD_PAYMENT, field], bytes)?;
+    match request.commands.into_iter().next()?.command? {
+        pb::batch_command::Command::RecordPayment(payment) => Some(payment),
+        _ => None,
+    }
 }
 
 /// A `RecordPaymentRequest` in the shape clients write it; `None` for any other (prost decides).
@@ -141,10 +181,10 @@ fn payment(bytes: &[u8]) -> Option<PaymentEntry<'_>> {
             (AMOUNT, WireType::LengthDelimited) => payment.amount = text(&mut buf)?,
             // A repeated message field would be merged: left to prost.
             (BASIS, WireType::LengthDelimited) if payment.basis.is_none() => {
-                payment.basis = Some(pb::PaymentBasis::decode(delimited(&mut buf)?).ok()?);
+                payment.basis = payment_field_as_in_request(BASIS, delimited(&mut buf)?)?.basis;
             }
             (TRACE, WireType::LengthDelimited) if payment.trace.is_none() => {
-                payment.trace = Some(pb::Trace::decode(delimited(&mut buf)?).ok()?);
+                payment.trace = payment_field_as_in_request(TRACE, delimited(&mut buf)?)?.trace;
             }
             (COMMAND_ID..=BASIS | TRACE, _) => return None,
             _ => skip(&mut buf, wire_type)?,
@@ -223,11 +263,12 @@ mod tests {
     /// convert to the same commands or the same errors.
     fn same_as_prost(bytes: &[u8]) -> Result<(), TestCaseError> {
         let reference = pb::ExecuteBatchRequest::decode(bytes);
-        match read(bytes) {
+        match read(bytes, usize::MAX) {
             None => prop_assert!(reference.is_err(), "the reader declined a request prost reads"),
-            Some(entries) => {
+            Some(Reading { entries, count }) => {
                 let reference = reference.expect("prost reads what the reader reads");
                 prop_assert_eq!(entries.len(), reference.commands.len());
+                prop_assert_eq!(count, reference.commands.len());
                 for (ours, theirs) in entries.iter().zip(&reference.commands) {
                     prop_assert_eq!(converted(ours.request()), converted(batch_entry(theirs)));
                     if let Entry::Payment(payment) = ours {
@@ -246,11 +287,72 @@ mod tests {
         Ok(())
     }
 
+    /// `depth` unknown groups (field 99) nested in one another.
+    fn nested_groups(depth: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for _ in 0..depth {
+            prost::encoding::encode_key(99, prost::encoding::WireType::StartGroup, &mut bytes);
+        }
+        for _ in 0..depth {
+            prost::encoding::encode_key(99, prost::encoding::WireType::EndGroup, &mut bytes);
+        }
+        bytes
+    }
+
+    /// Prost limits nesting counted from the request: around the limit, an entry, a payment's
+    /// basis (and the message inside it) and its trace nest exactly as deep here as there.
+    #[test]
+    fn nesting_is_limited_as_in_prost() {
+        let payment =
+            || pb::RecordPaymentRequest { command_id: "N-1".into(), amount: "1.00".into(), ..Default::default() };
+        let wrap = |field: u32, inner: &[u8]| {
+            let mut out = Vec::new();
+            prost::encoding::bytes::encode(field, &inner.to_vec(), &mut out);
+            out
+        };
+        let mut tried = 0;
+        for depth in 90..=101 {
+            let groups = nested_groups(depth);
+            let good = pb::BatchCommand { command: Some(pb::batch_command::Command::RecordPayment(payment())) };
+            // An entry of nothing but the groups, after a good one.
+            let mut request = wrap(BATCH_COMMANDS, &good.encode_to_vec());
+            request.extend(wrap(BATCH_COMMANDS, &groups));
+            same_as_prost(&request).unwrap_or_else(|e| panic!("entry, depth {depth}: {e}"));
+            // The groups inside a payment's basis, inside the disability message in the basis,
+            // and inside its trace.
+            let disability = wrap(1, &groups);
+            for (field, content) in [(BASIS, groups.clone()), (BASIS, disability), (TRACE, groups.clone())] {
+                let mut body = payment().encode_to_vec();
+                body.extend(wrap(field, &content));
+                let request = wrap(BATCH_COMMANDS, &wrap(RECORD_PAYMENT, &body));
+                same_as_prost(&request).unwrap_or_else(|e| panic!("field {field}, depth {depth}: {e}"));
+                tried += 1;
+            }
+        }
+        assert_eq!(tried, 36);
+        // Both sides of the limit were tried: the deepest requests are refused by prost.
+        let mut deepest = wrap(BATCH_COMMANDS, &nested_groups(101));
+        deepest.extend(wrap(BATCH_COMMANDS, &[]));
+        assert!(pb::ExecuteBatchRequest::decode(deepest.as_slice()).is_err());
+        assert!(pb::ExecuteBatchRequest::decode(wrap(BATCH_COMMANDS, &nested_groups(90)).as_slice()).is_ok());
+    }
+
+    #[test]
+    fn only_the_first_entries_are_kept_but_all_are_counted() {
+        let entry = pb::BatchCommand { command: None }.encode_to_vec();
+        let mut request = Vec::new();
+        for _ in 0..50 {
+            prost::encoding::bytes::encode(BATCH_COMMANDS, &entry, &mut request);
+        }
+        let reading = read(&request, 10).expect("read");
+        assert_eq!((reading.entries.len(), reading.count), (10, 50));
+    }
+
     proptest! {
         #[test]
         fn batches_read_as_prost_reads_them(commands in prop::collection::vec(batch_command(), 0..20)) {
             let bytes = pb::ExecuteBatchRequest { commands }.encode_to_vec();
-            let entries = read(&bytes).expect("a well-formed request is read");
+            let entries = read(&bytes, usize::MAX).expect("a well-formed request is read").entries;
             prop_assert!(entries.iter().all(|e| !matches!(e, Entry::Other(pb::BatchCommand {
                 command: Some(pb::batch_command::Command::RecordPayment(_)),
             }))), "payments in the usual shape are read here, not by prost");

@@ -155,7 +155,7 @@ impl<L: EventLog + 'static> Commands<L> {
     pub async fn batch_bytes(&self, request: Request<Bytes>) -> Result<Response<EncodedReply>, Status> {
         let principal = principal_of(&request)?;
         let bytes = request.get_ref();
-        let read = batch::read(bytes);
+        let read = batch::read(bytes, limits::batch_commands_max);
         let decoded = match read {
             Some(_) => None,
             None => Some(
@@ -164,7 +164,10 @@ impl<L: EventLog + 'static> Commands<L> {
             ),
         };
         let prepared = match (&read, &decoded) {
-            (Some(entries), _) => prepare(&principal, entries.iter().map(batch::Entry::request))?,
+            (Some(reading), _) if reading.count > limits::batch_commands_max => {
+                return Err(batch_too_large(reading.count).into());
+            }
+            (Some(reading), _) => prepare(&principal, reading.entries.iter().map(batch::Entry::request))?,
             (None, Some(decoded)) => prepare(&principal, decoded.commands.iter().map(convert::batch_entry))?,
             (None, None) => unreachable!("one of the two readings is there"),
         };
@@ -200,6 +203,16 @@ struct Prepared<'a> {
     submitted_at: Vec<usize>,
 }
 
+/// The refusal of a batch of `commands` commands, above the limit.
+fn batch_too_large(commands: usize) -> ApiError {
+    ApiError::new(
+        tonic::Code::ResourceExhausted,
+        "BATCH_TOO_LARGE",
+        format!("{commands} commands in one batch; the limit is {}", limits::batch_commands_max),
+    )
+    .with("batch_commands_max", limits::batch_commands_max)
+}
+
 /// One batch entry's answer, before it becomes a message: the entry's command id as sent, and
 /// the reply or the error.
 struct EntryAnswer<'a> {
@@ -213,12 +226,7 @@ fn prepare<'a>(
     entries: impl ExactSizeIterator<Item = Option<&'a dyn CommandRequest>>,
 ) -> Result<Prepared<'a>, ApiError> {
     if entries.len() > limits::batch_commands_max {
-        return Err(ApiError::new(
-            tonic::Code::ResourceExhausted,
-            "BATCH_TOO_LARGE",
-            format!("{} commands in one batch; the limit is {}", entries.len(), limits::batch_commands_max),
-        )
-        .with("batch_commands_max", limits::batch_commands_max));
+        return Err(batch_too_large(entries.len()));
     }
     let mut prepared = Prepared {
         answers: Vec::with_capacity(entries.len()),
