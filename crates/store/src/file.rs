@@ -603,6 +603,7 @@ fn prepare_segment_file(storage: &dyn Storage, dir: &Path, index: u64, options: 
     let allocated = options.preallocation == Preallocation::Fallocate
         && file.allocate(options.segment_bytes).map_err(|err| io("fallocate", err))?;
     if !allocated {
+        // Straight to the device or through the page cache: the segment is zeros either way.
         file.write_zeros(options.segment_bytes).map_err(|err| io("zero-fill", err))?;
     }
     file.sync_all().map_err(|err| io("sync", err))?;

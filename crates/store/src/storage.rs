@@ -31,11 +31,21 @@ pub trait StorageFile: Send + Sync + Debug {
     fn start_writeback(&self, _offset: u64, _len: u64) -> io::Result<()> {
         Ok(())
     }
-    /// Writes zeros over bytes `0..len` of a new file, extending it (a segment's preallocation).
-    /// This default writes them through the page cache, in chunks.
-    fn write_zeros(&self, len: u64) -> io::Result<()> {
-        write_zeros_at(self, &vec![0u8; zero_chunk_bytes], 0, len)
+    /// Writes zeros over bytes `0..len` of a new file, extending it (a segment's preallocation),
+    /// and says how. This default writes them through the page cache, in chunks.
+    fn write_zeros(&self, len: u64) -> io::Result<ZeroFill> {
+        write_zeros_at(self, &vec![0u8; zero_chunk_bytes], 0, len)?;
+        Ok(ZeroFill::ThroughCache)
     }
+}
+
+/// How [`StorageFile::write_zeros`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroFill {
+    /// Straight to the device (`O_DIRECT`), but for a tail shorter than the alignment.
+    Direct,
+    /// Through the page cache.
+    ThroughCache,
 }
 
 /// Zeros are written in chunks of this many bytes.
@@ -161,7 +171,7 @@ impl StorageFile for OsFile {
     /// some network file systems) the zeros go through the page cache as before. The file log
     /// writes whole pages afterwards, so the pages these zeros never brought into the cache are
     /// never read back from the device.
-    fn write_zeros(&self, len: u64) -> io::Result<()> {
+    fn write_zeros(&self, len: u64) -> io::Result<ZeroFill> {
         let direct_len = len - len % direct_align_bytes as u64;
         let buffer = vec![0u8; zero_chunk_bytes + direct_align_bytes];
         let start = buffer.as_ptr().align_offset(direct_align_bytes);
@@ -178,7 +188,8 @@ impl StorageFile for OsFile {
         } else {
             0
         };
-        write_zeros_at(self, zeros, done, len)
+        write_zeros_at(self, zeros, done, len)?;
+        Ok(if done > 0 { ZeroFill::Direct } else { ZeroFill::ThroughCache })
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use fundledger_store::contract::{fund_id, read_all, sample_batch};
 use fundledger_store::file::FileOptions;
-use fundledger_store::storage::{DirStorage, Storage};
-use fundledger_store::testing::{Fault, FaultyStorage, MemStorage, TempDir};
+use fundledger_store::storage::{DirStorage, Storage, ZeroFill};
+use fundledger_store::testing::{Fault, FaultyStorage, MemStorage};
 use fundledger_store::{EventLog, FileLog, Position, block_on};
 
 const segment_bytes: u64 = 64 << 10;
@@ -77,15 +77,26 @@ fn page_sizes_that_do_not_divide_the_header_are_refused() {
     }
 }
 
+/// Whether files in `dir` can be opened for direct IO (tmpfs and some others refuse).
+fn direct_io_allowed(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let probe = dir.join("direct-probe");
+    std::fs::write(&probe, b"").expect("probe");
+    std::fs::OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&probe).is_ok()
+}
+
 #[test]
 fn write_zeros_fills_and_extends_a_real_file_and_leaves_it_usable() {
-    let dir = TempDir::new("write-zeros").expect("temp dir");
+    // Under the target directory, which is on a disk file system where /tmp may be tmpfs.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let storage = DirStorage::new(dir.path()).expect("storage");
     // Not a multiple of the direct-IO alignment: the tail goes through the page cache.
     let len = (1 << 20) + 3 * 4096 + 100;
     let file = storage.create("zeros").expect("create");
     std::fs::write(dir.path().join("zeros"), [7u8; 10]).expect("write");
-    file.write_zeros(len).expect("write zeros");
+    let how = file.write_zeros(len).expect("write zeros");
+    let expected = if direct_io_allowed(dir.path()) { ZeroFill::Direct } else { ZeroFill::ThroughCache };
+    assert_eq!(how, expected, "direct IO is used wherever the file system allows it");
     let bytes = std::fs::read(dir.path().join("zeros")).expect("read");
     assert_eq!(bytes.len() as u64, len);
     assert!(bytes.iter().all(|&b| b == 0), "every byte is zero, the old ones too");
