@@ -259,12 +259,15 @@ mod tests {
         }
     }
 
-    /// The reader against prost on `bytes`: both refuse, or both give the same entries, which
-    /// convert to the same commands or the same errors.
+    /// The reader against prost on `bytes`: whatever the reader reads, prost reads too, into the
+    /// same entries, which convert to the same commands or the same errors. The reader may
+    /// decline a request prost reads (an unknown group at the top level, say): the handler then
+    /// decodes it with prost, so the answer is prost's either way. That well-formed requests are
+    /// read here is `batches_read_as_prost_reads_them`'s to check.
     fn same_as_prost(bytes: &[u8]) -> Result<(), TestCaseError> {
         let reference = pb::ExecuteBatchRequest::decode(bytes);
         match read(bytes, usize::MAX) {
-            None => prop_assert!(reference.is_err(), "the reader declined a request prost reads"),
+            None => {}
             Some(Reading { entries, count }) => {
                 let reference = reference.expect("prost reads what the reader reads");
                 prop_assert_eq!(entries.len(), reference.commands.len());
