@@ -155,21 +155,18 @@ impl<L: EventLog + 'static> Commands<L> {
     pub async fn batch_bytes(&self, request: Request<Bytes>) -> Result<Response<EncodedReply>, Status> {
         let principal = principal_of(&request)?;
         let bytes = request.get_ref();
-        let read = batch::read(bytes, limits::batch_commands_max);
-        let decoded = match read {
-            Some(_) => None,
-            None => Some(
-                <pb::ExecuteBatchRequest as prost::Message>::decode(bytes.as_ref())
-                    .map_err(|err| Status::internal(err.to_string()))?,
-            ),
-        };
-        let prepared = match (&read, &decoded) {
-            (Some(reading), _) if reading.count > limits::batch_commands_max => {
+        let reading = batch::read(bytes, limits::batch_commands_max);
+        let decoded: pb::ExecuteBatchRequest;
+        let prepared = match &reading {
+            Some(reading) if reading.count > limits::batch_commands_max => {
                 return Err(batch_too_large(reading.count).into());
             }
-            (Some(reading), _) => prepare(&principal, reading.entries.iter().map(batch::Entry::request))?,
-            (None, Some(decoded)) => prepare(&principal, decoded.commands.iter().map(convert::batch_entry))?,
-            (None, None) => unreachable!("one of the two readings is there"),
+            Some(reading) => prepare(&principal, reading.entries.iter().map(batch::Entry::request))?,
+            None => {
+                decoded = <pb::ExecuteBatchRequest as prost::Message>::decode(bytes.as_ref())
+                    .map_err(|err| Status::internal(err.to_string()))?;
+                prepare(&principal, decoded.commands.iter().map(convert::batch_entry))?
+            }
         };
         let answers = self.answer(prepared).await?;
         Ok(Response::new(EncodedReply(encode_reply(&answers))))
@@ -253,17 +250,18 @@ fn prepare<'a>(
 
 /// The answers as the reply message.
 fn reply_message(answers: &[EntryAnswer<'_>]) -> pb::ExecuteBatchReply {
-    let outcomes = answers
-        .iter()
-        .map(|answer| pb::BatchOutcome {
-            command_id: answer.command_id.to_owned(),
-            result: answer.result.as_ref().map(|result| match result {
-                Ok(accepted) => pb::batch_outcome::Result::Accepted(accepted.to_pb()),
-                Err(error) => pb::batch_outcome::Result::Error(error.clone()),
-            }),
-        })
-        .collect();
-    pb::ExecuteBatchReply { outcomes }
+    pb::ExecuteBatchReply { outcomes: answers.iter().map(outcome_message).collect() }
+}
+
+/// One answer as its message in the reply.
+fn outcome_message(answer: &EntryAnswer<'_>) -> pb::BatchOutcome {
+    pb::BatchOutcome {
+        command_id: answer.command_id.to_owned(),
+        result: answer.result.as_ref().map(|result| match result {
+            Ok(accepted) => pb::batch_outcome::Result::Accepted(accepted.to_pb()),
+            Err(error) => pb::batch_outcome::Result::Error(error.clone()),
+        }),
+    }
 }
 
 /// An `ExecuteBatchReply`, already encoded.
@@ -322,16 +320,7 @@ fn encode_reply(answers: &[EntryAnswer<'_>]) -> Vec<u8> {
                     encode_varint(1, &mut out);
                 }
             }
-            result => {
-                let outcome = pb::BatchOutcome {
-                    command_id: answer.command_id.to_owned(),
-                    result: result.as_ref().map(|r| match r {
-                        Ok(accepted) => pb::batch_outcome::Result::Accepted(accepted.to_pb()),
-                        Err(error) => pb::batch_outcome::Result::Error(error.clone()),
-                    }),
-                };
-                prost::encoding::message::encode(OUTCOMES, &outcome, &mut out);
-            }
+            _ => prost::encoding::message::encode(OUTCOMES, &outcome_message(answer), &mut out),
         }
     }
     out
