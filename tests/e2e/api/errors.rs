@@ -452,3 +452,76 @@ async fn undecodable_batches_are_refused_like_any_undecodable_request() {
     assert_eq!(reply.outcomes[0].command_id, "RAW-1");
     server.stop().await;
 }
+
+/// The server routes `ExecuteBatch` to a reader of the request's bytes with a directly encoded
+/// reply; the generated service's `execute_batch` (prost-decoded request, reply message) stays
+/// for whoever serves `Commands` without that router. Both answer alike: accepted, refused,
+/// malformed, missing and repeated entries, payments among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_and_the_routed_execute_batch_answer_alike() {
+    use fundledger_api::pb::ledger_commands_server::LedgerCommands;
+    use pb::batch_command::Command as C;
+    let entry = |command| pb::BatchCommand { command: Some(command) };
+    let request = pb::ExecuteBatchRequest {
+        commands: vec![
+            entry(C::RecordCollection(collection("S-1", LANZHOU, "2024-03", "5.00", "TB-S-1"))),
+            entry(C::RecordCollection(collection("S-2", LANZHOU, "2024-03", "five", "TB-S-2"))),
+            pb::BatchCommand { command: None },
+            entry(C::RecordCollection(collection("S-1", LANZHOU, "2024-03", "5.00", "TB-S-1"))),
+            entry(C::RecordCollection(collection("S-3", JIAYUGUAN, "2024-03", "1.00", "TB-S-3"))),
+            entry(C::RecordPayment(payment(
+                "S-4",
+                "PAY-S-4",
+                LANZHOU,
+                "2024-03",
+                pb::BenefitType::MedicalTreatment,
+                "1.00",
+            ))),
+            entry(C::RecordPayment(payment(
+                "S-5",
+                "PAY-S-5",
+                "6201",
+                "2024-03",
+                pb::BenefitType::MedicalTreatment,
+                "1.00",
+            ))),
+        ],
+    };
+    let server = TestServer::start().await;
+    let routed = server.commands(tax(LANZHOU)).execute_batch(request.clone()).await.expect("routed").into_inner();
+    server.stop().await;
+
+    let generated = fundledger_api::commands::Commands::new(new_engine(EngineConfig::default()));
+    let mut direct = tonic::Request::new(request);
+    direct.extensions_mut().insert(Arc::new(fundledger_api::Principal {
+        name: "tax".into(),
+        role: fundledger_domain::Role::RegionTaxBureau,
+        region: Some(fundledger_domain::RegionCode::parse(LANZHOU).unwrap()),
+    }));
+    let direct = generated.execute_batch(direct).await.expect("generated").into_inner();
+    assert_eq!(routed, direct);
+    // The batch holds what it claims to: accepted entries and refusals of each kind.
+    let kinds: Vec<_> = routed
+        .outcomes
+        .iter()
+        .map(|o| match &o.result {
+            Some(pb::batch_outcome::Result::Accepted(reply)) => {
+                format!("ok{}", if reply.replayed { " again" } else { "" })
+            }
+            Some(pb::batch_outcome::Result::Error(e)) => e.reason.clone(),
+            None => "none".into(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ok",
+            "INVALID_AMOUNT",
+            "MISSING_FIELD",
+            "ok again",
+            "PERMISSION_DENIED",
+            "PERMISSION_DENIED",
+            "INVALID_REGION"
+        ]
+    );
+}
