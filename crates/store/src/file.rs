@@ -99,9 +99,9 @@ impl FileOptions {
         FileOptions { page_bytes, ..self }
     }
 
-    /// The start of the page `offset` is in.
+    /// The start of the page `offset` is in (`page_bytes` is a power of two, checked at open).
     fn page_start(&self, offset: u64) -> u64 {
-        offset - offset % self.page_bytes
+        offset & !(self.page_bytes - 1)
     }
 }
 
@@ -335,9 +335,15 @@ impl FileLog {
             }
             let flags = if index + 1 == count { flag_batch_end } else { 0 };
             prev = frame::encode(&mut buf, &prev, position, time, flags, payload);
+            // Only whole pages go out early: the chunk is the framed bytes up to the last page
+            // boundary (at most the unwritten bytes, which are checked first: that is cheaper
+            // than finding the boundary for every record).
             let chunk = self.options.writeback_chunk_bytes;
+            if chunk == 0 || buf.len() - written < chunk || index + 1 == count {
+                continue;
+            }
             let whole = (self.options.page_start(base + buf.len() as u64) - base) as usize;
-            if chunk > 0 && whole > written && whole - written >= chunk && index + 1 < count {
+            if whole > written && whole - written >= chunk {
                 let offset = base + written as u64;
                 result = writer
                     .active
