@@ -155,12 +155,7 @@ impl KeyHasher {
 
     /// Text and other agency-chosen bytes.
     pub fn text(&self, bytes: &[u8]) -> u64 {
-        let mut hash = self.seed[0] ^ (bytes.len() as u64).rotate_left(32);
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            hash = folded_multiply(hash ^ u64::from_le_bytes(word), self.seed[1]);
-        }
+        let hash = fold_words(self.seed[0] ^ (bytes.len() as u64).rotate_left(32), bytes, self.seed[1]);
         folded_multiply(hash ^ self.seed[0].rotate_left(17), self.seed[1])
     }
 }
@@ -184,11 +179,7 @@ pub struct FoldingHasher {
 
 impl std::hash::Hasher for FoldingHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.hash = folded_multiply(self.hash ^ u64::from_le_bytes(word), self.multiplier);
-        }
+        self.hash = fold_words(self.hash, bytes, self.multiplier);
     }
 
     fn write_u8(&mut self, n: u8) {
@@ -207,6 +198,16 @@ impl std::hash::Hasher for FoldingHasher {
 /// The little-endian `u64` at `at` in a snapshot's byte string.
 pub fn u64_le(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Folds `bytes` into `hash`, 8 bytes (little endian, the last word zero-padded) at a time.
+fn fold_words(mut hash: u64, bytes: &[u8], multiplier: u64) -> u64 {
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hash = folded_multiply(hash ^ u64::from_le_bytes(word), multiplier);
+    }
+    hash
 }
 
 fn folded_multiply(a: u64, b: u64) -> u64 {
