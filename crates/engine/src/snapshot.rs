@@ -232,8 +232,13 @@ fn header_anchor(bytes: &[u8]) -> Option<(u64, [u8; 32])> {
     if bytes.len() < HEADER_BYTES + CHECKSUM_BYTES || &bytes[..8] != MAGIC {
         return None;
     }
-    let position = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    Some((position, bytes[20..52].try_into().expect("32 bytes")))
+    Some(header_position_and_hash(bytes))
+}
+
+/// The position and head hash fields of a header (at least `HEADER_BYTES` long).
+fn header_position_and_hash(header: &[u8]) -> (u64, [u8; 32]) {
+    let position = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+    (position, header[20..52].try_into().expect("32 bytes"))
 }
 
 /// The checks and body of a snapshot whose checksum is verified alongside.
@@ -253,8 +258,7 @@ fn decode_content(content: &[u8], policy_digest: &[u8; 32]) -> Result<SnapshotBo
         return Err("body length does not match the file".into());
     }
     let body = decode_body(&content[HEADER_BYTES..]).map_err(|e| format!("body does not decode: {e}"))?;
-    let position = u64::from_le_bytes(content[12..20].try_into().expect("8 bytes"));
-    if body.position != position || body.head_hash[..] != content[20..52] {
+    if (body.position, body.head_hash) != header_position_and_hash(content) {
         return Err("header and body disagree".into());
     }
     Ok(body)
