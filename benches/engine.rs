@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use fundledger_demo::DemoConfig;
 use fundledger_domain::{
-    Actor, BeneficiaryRef, BenefitType, Command, CommandId, ExpenditureCategory, IncomeCategory, Money, PaymentId,
-    Period, Policy, RegionCode, TaxBatchRef,
+    Actor, Command, ExpenditureCategory, IncomeCategory, Money, Period, Policy, RegionCode, TaxBatchRef,
 };
 use fundledger_engine::load::{Callers, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, ManualClock, Submission, SystemClock};
@@ -276,16 +275,10 @@ fn throughput_setup(policy: &Policy) -> Vec<Submission> {
 }
 
 fn payment(round: usize, submitter: usize, i: u64, region: RegionCode) -> Submission {
-    let command = Command::RecordPayment {
-        payment_id: PaymentId::parse(&format!("PAY-{round}-{submitter}-{i}")).expect("payment id"),
-        region,
-        period: Period::new(2024, 3).expect("period"),
-        benefit: BenefitType::MedicalTreatment,
-        beneficiary: BeneficiaryRef::parse(&format!("B-{submitter}-{}", i % 1000)).expect("beneficiary"),
-        amount: Money::from_fen(12_345).expect("money"),
-        basis: None,
-    };
-    Submission::new(CommandId::parse(&format!("cmd-{round}-{submitter}-{i}")).expect("id"), Actor::system(), command)
+    let period = Period::new(2024, 3).expect("period");
+    let name = format!("{round}-{submitter}-{i}");
+    let (id, command) = fundledger_demo::medical_payment(&name, &format!("{submitter}-{}", i % 1000), region, period);
+    Submission::new(id, Actor::system(), command)
 }
 
 struct Throughput {

@@ -176,6 +176,28 @@ pub fn ready_to_pay(
     out
 }
 
+/// A medical-treatment payment of 123.45 yuan for load tests and benchmarks, after
+/// [`ready_to_pay`] with [`ExpenditureCategory::Medical`](fundledger_domain::ExpenditureCategory):
+/// command id `cmd-<name>`, payment id `PAY-<name>`, beneficiary `B-<beneficiary>`.
+pub fn medical_payment(
+    name: &str,
+    beneficiary: &str,
+    region: fundledger_domain::RegionCode,
+    period: fundledger_domain::Period,
+) -> (CommandId, Command) {
+    use fundledger_domain::{BeneficiaryRef, BenefitType, Money, PaymentId};
+    let command = Command::RecordPayment {
+        payment_id: PaymentId::parse(&format!("PAY-{name}")).expect("a valid payment id"),
+        region,
+        period,
+        benefit: BenefitType::MedicalTreatment,
+        beneficiary: BeneficiaryRef::parse(&format!("B-{beneficiary}")).expect("a valid beneficiary ref"),
+        amount: Money::from_fen(12_345).expect("money"),
+        basis: None,
+    };
+    (CommandId::parse(&format!("cmd-{name}")).expect("a valid command id"), command)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

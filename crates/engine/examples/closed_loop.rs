@@ -11,25 +11,16 @@
 
 use std::sync::Arc;
 
-use fundledger_domain::{
-    Actor, BeneficiaryRef, BenefitType, Command, CommandId, ExpenditureCategory, Money, PaymentId, Period, Policy,
-    RegionCode,
-};
+use fundledger_domain::{Actor, ExpenditureCategory, Money, Period, Policy, RegionCode};
 use fundledger_engine::load::{Callers, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, Submission, SystemClock};
 use fundledger_store::{FileLog, FileOptions};
 
 fn payment(i: usize, regions: &[RegionCode]) -> Submission {
-    let command = Command::RecordPayment {
-        payment_id: PaymentId::parse(&format!("PAY-{i}")).expect("id"),
-        region: regions[i % regions.len()],
-        period: Period::new(2024, 3).expect("period"),
-        benefit: BenefitType::MedicalTreatment,
-        beneficiary: BeneficiaryRef::parse(&format!("B-{}", i % 50_000)).expect("ref"),
-        amount: Money::from_fen(12_345).expect("money"),
-        basis: None,
-    };
-    Submission::new(CommandId::parse(&format!("cmd-{i}")).expect("id"), Actor::system(), command)
+    let period = Period::new(2024, 3).expect("period");
+    let (id, command) =
+        fundledger_demo::medical_payment(&i.to_string(), &(i % 50_000).to_string(), regions[i % regions.len()], period);
+    Submission::new(id, Actor::system(), command)
 }
 
 fn main() {

@@ -11,10 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use fundledger_domain::{
-    Actor, BeneficiaryRef, BenefitType, Command, CommandId, ExpenditureCategory, Money, PaymentId, Period, Policy,
-    RegionCode,
-};
+use fundledger_domain::{Actor, ExpenditureCategory, Money, Period, Policy, RegionCode};
 use fundledger_engine::{Core, CoreOptions, HashIds, Submission, SystemClock};
 use fundledger_store::{FileLog, FileOptions};
 
@@ -43,16 +40,11 @@ fn main() {
     let regions: Vec<RegionCode> = policy.units.iter().map(|u| u.code).collect();
     let subs: Vec<Submission> = (0..n)
         .map(|i| {
-            let command = Command::RecordPayment {
-                payment_id: PaymentId::parse(&format!("PAY-{i}")).unwrap(),
-                region: regions[i % regions.len()],
-                period: Period::new(2024, 3).unwrap(),
-                benefit: BenefitType::MedicalTreatment,
-                beneficiary: BeneficiaryRef::parse(&format!("B-{}", i % 50_000)).unwrap(),
-                amount: Money::from_fen(12_345).unwrap(),
-                basis: None,
-            };
-            Submission::new(CommandId::parse(&format!("cmd-{i}")).unwrap(), Actor::system(), command)
+            let region = regions[i % regions.len()];
+            let period = Period::new(2024, 3).unwrap();
+            let (id, command) =
+                fundledger_demo::medical_payment(&i.to_string(), &(i % 50_000).to_string(), region, period);
+            Submission::new(id, Actor::system(), command)
         })
         .collect();
     let started = Instant::now();
