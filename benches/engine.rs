@@ -151,7 +151,7 @@ fn scan_read(log: &FileLog) -> u64 {
     }
 }
 
-/// Read + CRC + `decode_event_only`, no apply: returns events decoded.
+/// Read + CRC + `decode_for_views` (the rebuild's decoder), no apply: returns events decoded.
 fn scan_decode(log: &FileLog) -> u64 {
     let (mut batch, mut next, mut n) = (RecordBatch::new(), 1, 0u64);
     loop {
@@ -160,11 +160,15 @@ fn scan_decode(log: &FileLog) -> u64 {
             return n;
         }
         for view in batch.iter() {
-            let decoded = fundledger_wire::decode_event_only(view.payload()).expect("decode");
-            n += u64::from(decoded.is_some());
+            n += u64::from(is_event(&fundledger_wire::decode_for_views(view.payload()).expect("decode")));
         }
         next = batch.last_position() + 1;
     }
+}
+
+/// Whether a decoded record is an event (not a refusal): what the scans count.
+fn is_event(record: &fundledger_wire::ForViews<'_>) -> bool {
+    !matches!(record, fundledger_wire::ForViews::Rejected)
 }
 
 fn sqlite_open(path: &Path, synchronous_full: bool) -> rusqlite::Connection {
@@ -214,7 +218,7 @@ fn sqlite_scan(db: &rusqlite::Connection, decode: bool) -> u64 {
         let payload = row.get_ref(2).expect("payload").as_blob().expect("blob");
         bytes += payload.len() as u64;
         if decode {
-            n += u64::from(fundledger_wire::decode_event_only(payload).expect("decode").is_some());
+            n += u64::from(is_event(&fundledger_wire::decode_for_views(payload).expect("decode")));
         } else {
             n += 1;
         }

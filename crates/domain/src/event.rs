@@ -8,7 +8,7 @@ use crate::category::{
     BenefitType, Department, ExpenditureCategory, IncomeCategory, LegacyFundKind, ProvincialIncomeKind, ReversalReason,
 };
 use crate::command::BudgetLines;
-use crate::ids::{BeneficiaryRef, PaymentId, PlanId, RegionCode, TaxBatchRef};
+use crate::ids::{BeneficiaryRef, IdError, PaymentId, PlanId, RegionCode, TaxBatchRef};
 use crate::money::Money;
 use crate::period::Period;
 use crate::standards::Basis;
@@ -126,6 +126,119 @@ pub enum Event {
         shares: Vec<GapShare>,
         province_share: Money,
     },
+}
+
+/// A benefit payment as the views fold it: every field of [`Event::BenefitPaid`] but the basis
+/// (which only the rules read), with the ids borrowed rather than copied. Made from an event by
+/// [`Payment::of`], or by a decoder straight from a record's bytes ([`Payment::checked`]), so
+/// that a rebuild folds payments, nearly all of a ledger's events, without building events.
+/// The ids are always valid: both ways in check them as their parsers do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payment<'a> {
+    payment_id: &'a str,
+    pub region: RegionCode,
+    pub period: Period,
+    pub benefit: BenefitType,
+    pub category: ExpenditureCategory,
+    beneficiary: &'a str,
+    /// The amount in fen, within the money ceiling: the views sum fen, so no decimal is built.
+    amount_fen: i64,
+}
+
+impl<'a> Payment<'a> {
+    /// A payment from its fields, the ids checked as [`PaymentId::parse_bytes`] and
+    /// [`BeneficiaryRef::parse_bytes`] check them.
+    #[inline]
+    pub fn checked(
+        payment_id: &'a [u8],
+        region: RegionCode,
+        period: Period,
+        benefit: BenefitType,
+        category: ExpenditureCategory,
+        beneficiary: &'a [u8],
+        amount: Money,
+    ) -> Result<Payment<'a>, IdError> {
+        Payment::checked_fen(payment_id, region, period, benefit, category, beneficiary, amount.to_fen())
+    }
+
+    /// As [`Payment::checked`], with the amount in fen: the caller has checked it against the
+    /// money ceiling (as [`Money::from_fen`] does), which is what [`Payment::amount`] relies on.
+    #[inline]
+    pub fn checked_fen(
+        payment_id: &'a [u8],
+        region: RegionCode,
+        period: Period,
+        benefit: BenefitType,
+        category: ExpenditureCategory,
+        beneficiary: &'a [u8],
+        amount_fen: i64,
+    ) -> Result<Payment<'a>, IdError> {
+        debug_assert!(Money::fen_within_ceiling(amount_fen), "amount {amount_fen} fen above the ceiling");
+        Ok(Payment {
+            payment_id: PaymentId::check_bytes(payment_id)?,
+            region,
+            period,
+            benefit,
+            category,
+            beneficiary: BeneficiaryRef::check_bytes(beneficiary)?,
+            amount_fen,
+        })
+    }
+
+    /// The payment `event` records, if it is a [`Event::BenefitPaid`].
+    #[inline]
+    pub fn of(event: &'a Event) -> Option<Payment<'a>> {
+        match event {
+            Event::BenefitPaid { payment_id, region, period, benefit, category, beneficiary, amount, .. } => {
+                Some(Payment {
+                    payment_id: payment_id.as_str(),
+                    region: *region,
+                    period: *period,
+                    benefit: *benefit,
+                    category: *category,
+                    beneficiary: beneficiary.as_str(),
+                    amount_fen: amount.to_fen(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The amount.
+    #[inline]
+    pub fn amount(&self) -> Money {
+        Money::from_fen(self.amount_fen).expect("within the ceiling when the payment was made")
+    }
+
+    /// The amount in fen.
+    #[inline]
+    pub fn amount_fen(&self) -> i64 {
+        self.amount_fen
+    }
+
+    /// The payment id's text.
+    #[inline]
+    pub fn payment_id(&self) -> &'a str {
+        self.payment_id
+    }
+
+    /// The payment id, copied.
+    #[inline]
+    pub fn payment_id_owned(&self) -> PaymentId {
+        PaymentId::from_checked(self.payment_id)
+    }
+
+    /// The beneficiary ref's text.
+    #[inline]
+    pub fn beneficiary(&self) -> &'a str {
+        self.beneficiary
+    }
+
+    /// The beneficiary ref, copied.
+    #[inline]
+    pub fn beneficiary_owned(&self) -> BeneficiaryRef {
+        BeneficiaryRef::from_checked(self.beneficiary)
+    }
 }
 
 /// One region's part of an assessed gap.

@@ -129,6 +129,21 @@ impl InlineId {
     /// As [`InlineId::parse`], from bytes: the allowed bytes are ASCII, so bytes that pass are
     /// UTF-8 text (a decoder need not check that first).
     fn parse_bytes(kind: &'static str, text: &[u8]) -> Result<InlineId, IdError> {
+        InlineId::check(kind, text).map(InlineId::copy_of)
+    }
+
+    /// An id of text that passed [`InlineId::check`].
+    #[inline]
+    fn copy_of(checked: &str) -> InlineId {
+        let mut bytes = [0u8; ID_BYTES_MAX];
+        bytes[..checked.len()].copy_from_slice(checked.as_bytes());
+        InlineId { len: checked.len() as u8, bytes }
+    }
+
+    /// Checks an id's bytes as [`InlineId::parse_bytes`] does, without copying them; the
+    /// bytes that pass are ASCII, so they are returned as text.
+    #[inline]
+    fn check<'a>(kind: &'static str, text: &'a [u8]) -> Result<&'a str, IdError> {
         if text.is_empty() {
             return Err(IdError::Empty { kind });
         }
@@ -138,9 +153,9 @@ impl InlineId {
         if !text.iter().all(|&b| ID_BYTE_OK[usize::from(b)]) {
             return Err(IdError::BadCharacter { kind, text: String::from_utf8_lossy(text).into_owned() });
         }
-        let mut bytes = [0u8; ID_BYTES_MAX];
-        bytes[..text.len()].copy_from_slice(text);
-        Ok(InlineId { len: text.len() as u8, bytes })
+        debug_assert!(text.is_ascii());
+        // SAFETY: every byte passed `ID_BYTE_OK`, which admits ASCII bytes only; ASCII is UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(text) })
     }
 
     #[inline]
@@ -173,6 +188,13 @@ macro_rules! inline_id {
             /// Parses and validates the id from bytes (which must be its ASCII text).
             pub fn parse_bytes(text: &[u8]) -> Result<$name, IdError> {
                 InlineId::parse_bytes($kind, text).map($name)
+            }
+
+            /// Validates the id's bytes as [`Self::parse_bytes`] does, without copying them:
+            /// the text that passes.
+            #[inline]
+            pub fn check_bytes(text: &[u8]) -> Result<&str, IdError> {
+                InlineId::check($kind, text)
             }
 
             pub fn as_str(&self) -> &str {
@@ -231,6 +253,14 @@ inline_id!(
     TaxBatchRef, "tax batch ref"
 );
 
+impl PaymentId {
+    /// The id of text that [`PaymentId::check_bytes`] passed.
+    #[inline]
+    pub(crate) fn from_checked(checked: &str) -> PaymentId {
+        PaymentId(InlineId::copy_of(checked))
+    }
+}
+
 /// A pseudonymous reference to a beneficiary (an injured worker or a dependant's household).
 /// Never a national ID number: eighteen-character text that looks like a resident identity
 /// number (17 digits then a digit or 'X') is refused.
@@ -244,11 +274,24 @@ impl BeneficiaryRef {
 
     /// Parses and validates the ref from bytes (which must be its ASCII text).
     pub fn parse_bytes(text: &[u8]) -> Result<BeneficiaryRef, IdError> {
-        let id = InlineId::parse_bytes("beneficiary ref", text)?;
+        BeneficiaryRef::check_bytes(text).map(BeneficiaryRef::from_checked)
+    }
+
+    /// The ref of text that [`BeneficiaryRef::check_bytes`] passed.
+    #[inline]
+    pub(crate) fn from_checked(checked: &str) -> BeneficiaryRef {
+        BeneficiaryRef(InlineId::copy_of(checked))
+    }
+
+    /// Validates the ref's bytes as [`BeneficiaryRef::parse_bytes`] does, without copying them:
+    /// the text that passes.
+    #[inline]
+    pub fn check_bytes(text: &[u8]) -> Result<&str, IdError> {
+        let checked = InlineId::check("beneficiary ref", text)?;
         if looks_like_resident_id(text) {
-            return Err(IdError::LooksLikeIdNumber(id.as_str().to_string()));
+            return Err(IdError::LooksLikeIdNumber(checked.to_string()));
         }
-        Ok(BeneficiaryRef(id))
+        Ok(checked)
     }
 
     pub fn as_str(&self) -> &str {

@@ -25,7 +25,7 @@ pub use category::{
 pub use command::{BudgetLines, Command, Context};
 pub use decide::decide;
 pub use envelope::{Actor, RecordBody, RecordMeta, Recorded};
-pub use event::{Event, GapShare};
+pub use event::{Event, GapShare, Payment};
 pub use ids::{BeneficiaryRef, CommandId, IdError, PaymentId, PlanId, RegionCode, TaxBatchRef};
 pub use money::{Money, MoneyError};
 pub use payments::{PaymentBook, PaymentRecord};

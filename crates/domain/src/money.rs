@@ -70,10 +70,16 @@ impl Money {
 
     /// Builds an amount from a whole number of fen.
     pub fn from_fen(fen: i64) -> Result<Money, MoneyError> {
-        if fen.unsigned_abs() > MONEY_FEN_MAX as u64 {
+        if !Money::fen_within_ceiling(fen) {
             return Err(MoneyError::AboveCeiling(fen.to_string()));
         }
         Ok(Money(Decimal::new(fen, MONEY_SCALE)))
+    }
+
+    /// Whether `fen` is an amount [`Money::from_fen`] accepts (at most the ceiling either way).
+    #[inline]
+    pub fn fen_within_ceiling(fen: i64) -> bool {
+        fen.unsigned_abs() <= MONEY_FEN_MAX as u64
     }
 
     /// Builds an amount from whole yuan (handy in tests and fixtures).
@@ -169,7 +175,7 @@ impl Money {
     /// `fen` as money if it is within the ceiling. Zero is always positive zero.
     #[inline]
     fn within_ceiling(fen: i64) -> Option<Money> {
-        (fen.unsigned_abs() <= MONEY_FEN_MAX as u64).then(|| Money(Decimal::new(fen, MONEY_SCALE)))
+        Money::fen_within_ceiling(fen).then(|| Money(Decimal::new(fen, MONEY_SCALE)))
     }
 
     /// Checked subtraction for balances: `None` when the result would be negative.

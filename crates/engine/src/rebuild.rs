@@ -1,16 +1,22 @@
 //! Rebuilding the views from the log: the whole history, or a prefix "as of" a position or a
 //! recorded time (for inspections: "what did the books say on 2025-06-30?").
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use fundledger_domain::Policy;
 use fundledger_projections::{AsOf, EventMeta, Views};
 use fundledger_store::{EventLog, RecordBatch, block_on};
+use fundledger_wire::ForViews;
 
 use crate::outcome::EngineError;
 
 /// Rebuild progress is reported every this many records.
 pub const REBUILD_PROGRESS_EVERY_RECORDS: u64 = 250_000;
+
+/// How many records the rebuild decodes ahead of its fold: enough to cover a miss to memory
+/// (~100 ns) with the work on the records in between (tens of ns each).
+pub const FOLD_BEHIND_DECODE_RECORDS: usize = 8;
 
 /// What a rebuild folded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +45,6 @@ pub fn rebuild<L: EventLog + ?Sized>(
     let mut views = Views::new(&policy);
     let mut summary = RebuildSummary { through_position: 0, records: 0, events: 0 };
     let mut batch = RecordBatch::new();
-    // One read's events, decoded, then folded together (so the fold can prefetch ahead).
-    let mut events = Vec::new();
     let mut next = 1;
     let mut done = false;
     while next <= end && !done {
@@ -48,7 +52,10 @@ pub fn rebuild<L: EventLog + ?Sized>(
         if batch.is_empty() {
             break;
         }
-        events.clear();
+        // Records are decoded [`FOLD_BEHIND_DECODE_RECORDS`] ahead of the fold, so that each
+        // payment's bucket in the supervision view's tables is asked for before it is folded.
+        // Payments come as `Payment`s borrowing the read's bytes: no event is built for them.
+        let mut decoded: VecDeque<(EventMeta, ForViews<'_>)> = VecDeque::with_capacity(FOLD_BEHIND_DECODE_RECORDS + 1);
         let records_before = summary.records;
         for view in batch.iter() {
             let position = view.position();
@@ -57,17 +64,26 @@ pub fn rebuild<L: EventLog + ?Sized>(
                 done = true;
                 break;
             }
-            let decoded = fundledger_wire::decode_event_only(view.payload())
+            let record = fundledger_wire::decode_for_views(view.payload())
                 .map_err(|e| EngineError::Decode { position, message: e.to_string() })?;
-            if let Some(recorded) = decoded {
-                events.push((EventMeta { position, recorded_at_micros: time }, recorded.event));
+            if let ForViews::Payment(payment) = &record {
+                views.prefetch(payment);
+            }
+            if !matches!(record, ForViews::Rejected) {
+                decoded.push_back((EventMeta { position, recorded_at_micros: time }, record));
+                summary.events += 1;
+                if decoded.len() > FOLD_BEHIND_DECODE_RECORDS {
+                    let (meta, record) = decoded.pop_front().expect("not empty");
+                    fold(&mut views, &meta, &record);
+                }
             }
             summary.records += 1;
             summary.through_position = position;
             next = position + 1;
         }
-        views.apply_all(&events);
-        summary.events += events.len() as u64;
+        for (meta, record) in &decoded {
+            fold(&mut views, meta, record);
+        }
         // After a read (a few thousand records) that passed a multiple of the interval.
         if summary.records / REBUILD_PROGRESS_EVERY_RECORDS > records_before / REBUILD_PROGRESS_EVERY_RECORDS {
             progress(summary.records, end);
@@ -75,4 +91,14 @@ pub fn rebuild<L: EventLog + ?Sized>(
     }
     progress(summary.records, end);
     Ok((views, summary))
+}
+
+/// Folds one decoded record: a payment without its event, anything else as an event.
+#[inline]
+fn fold(views: &mut Views, meta: &EventMeta, record: &ForViews<'_>) {
+    match record {
+        ForViews::Payment(payment) => views.apply_payment(meta, payment),
+        ForViews::Event(event) => views.apply(meta, event),
+        ForViews::Rejected => {}
+    }
 }

@@ -27,7 +27,9 @@
 
 use std::collections::BTreeMap;
 
-use fundledger_domain::{Event, ExpenditureCategory, GapShare, IncomeCategory, Money, Period, Policy, RegionCode};
+use fundledger_domain::{
+    Event, ExpenditureCategory, GapShare, IncomeCategory, Money, Payment, Period, Policy, RegionCode,
+};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -204,17 +206,21 @@ impl FundHealth {
         }
     }
 
+    /// Folds one payment (as [`FundHealth::apply`] folds its `BenefitPaid`).
+    #[inline]
+    pub fn paid(&mut self, p: &Payment<'_>) {
+        let a = p.amount_fen();
+        self.periods.entry(p.period).or_default().paid += a;
+        self.region_year(p.region, p.period).net_paid += a;
+        if p.category == ExpenditureCategory::Prevention {
+            *self.prevention_by_year.entry(p.period.year()).or_default() += a;
+        }
+    }
+
     /// Folds one event.
     pub fn apply(&mut self, meta: &EventMeta, event: &Event) {
         match event {
-            Event::BenefitPaid { region, period, category, amount, .. } => {
-                let a = fen(*amount);
-                self.periods.entry(*period).or_default().paid += a;
-                self.region_year(*region, *period).net_paid += a;
-                if *category == ExpenditureCategory::Prevention {
-                    *self.prevention_by_year.entry(period.year()).or_default() += a;
-                }
-            }
+            Event::BenefitPaid { .. } => self.paid(&Payment::of(event).expect("a payment")),
             Event::PaymentReversed { region, period, paid_period, category, amount, .. } => {
                 let a = fen(*amount);
                 self.periods.entry(*period).or_default().reversed += a;

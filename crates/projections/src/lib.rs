@@ -19,7 +19,7 @@ pub mod supervision;
 pub mod two_lines;
 mod util;
 
-use fundledger_domain::{Event, Policy};
+use fundledger_domain::{Event, Payment, Policy};
 use serde::{Deserialize, Serialize};
 
 pub use health::{
@@ -99,12 +99,10 @@ impl Views {
     /// Folds one event into every view. Positions must increase (asserted in debug builds).
     #[inline]
     pub fn apply(&mut self, meta: &EventMeta, event: &Event) {
-        debug_assert!(
-            self.last_position.is_none_or(|last| meta.position > last),
-            "position {} after {:?}",
-            meta.position,
-            self.last_position
-        );
+        if let Some(payment) = Payment::of(event) {
+            return self.apply_payment(meta, &payment);
+        }
+        self.check_position(meta);
         self.provincial.apply(meta, event);
         self.region_expenditure.apply(meta, event);
         self.two_lines.apply(meta, event);
@@ -114,14 +112,46 @@ impl Views {
         self.last_position = Some(meta.position);
     }
 
+    /// Folds one payment into every view: the same as [`Views::apply`] of the `BenefitPaid`
+    /// event it was read from (which comes here too), without the event.
+    #[inline]
+    pub fn apply_payment(&mut self, meta: &EventMeta, payment: &Payment<'_>) {
+        self.check_position(meta);
+        self.region_expenditure.paid(payment);
+        self.two_lines.paid(payment);
+        self.health.paid(payment);
+        self.supervision.paid(meta, payment);
+        self.events_applied += 1;
+        self.last_position = Some(meta.position);
+    }
+
+    /// Asks for the memory [`Views::apply_payment`] of `payment` will read at random (the
+    /// supervision view's beneficiary table, far larger than the cache), a few payments ahead.
+    #[inline]
+    pub fn prefetch(&self, payment: &Payment<'_>) {
+        self.supervision.prefetch(payment);
+    }
+
+    #[inline]
+    fn check_position(&self, meta: &EventMeta) {
+        debug_assert!(
+            self.last_position.is_none_or(|last| meta.position > last),
+            "position {} after {:?}",
+            meta.position,
+            self.last_position
+        );
+    }
+
     /// Folds `events` in order, as [`Views::apply`] does one by one, asking [`PREFETCH_AHEAD_EVENTS`]
     /// events ahead for the memory the supervision view will read at random (its per-period
     /// beneficiary table is far larger than the cache): the misses then overlap the folding of
     /// the events in between. The result is the same as applying each event in turn.
     pub fn apply_all(&mut self, events: &[(EventMeta, Event)]) {
         for (i, (meta, event)) in events.iter().enumerate() {
-            if let Some((_, ahead)) = events.get(i + PREFETCH_AHEAD_EVENTS) {
-                self.supervision.prefetch(ahead);
+            if let Some((_, ahead)) = events.get(i + PREFETCH_AHEAD_EVENTS)
+                && let Some(payment) = Payment::of(ahead)
+            {
+                self.prefetch(&payment);
             }
             self.apply(meta, event);
         }

@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use fundledger_domain::{BudgetLines, Event, ExpenditureCategory, Money, Period, PlanId, PlanStatus, RegionCode};
+use fundledger_domain::{
+    BudgetLines, Event, ExpenditureCategory, Money, Payment, Period, PlanId, PlanStatus, RegionCode,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -113,12 +115,16 @@ impl RegionExpenditure {
         RegionExpenditure::default()
     }
 
+    /// Folds one payment (as [`RegionExpenditure::apply`] folds its `BenefitPaid`).
+    #[inline]
+    pub fn paid(&mut self, p: &Payment<'_>) {
+        self.row(p.region, p.period).paid[cat(p.category)] += p.amount_fen();
+    }
+
     /// Folds one event.
     pub fn apply(&mut self, meta: &EventMeta, event: &Event) {
         match event {
-            Event::BenefitPaid { region, period, category, amount, .. } => {
-                self.row(*region, *period).paid[cat(*category)] += fen(*amount);
-            }
+            Event::BenefitPaid { .. } => self.paid(&Payment::of(event).expect("a payment")),
             Event::PaymentReversed { region, period, category, amount, .. } => {
                 self.row(*region, *period).reversed[cat(*category)] += fen(*amount);
             }

@@ -24,12 +24,12 @@
 use std::collections::BTreeMap;
 
 use fundledger_domain::{
-    BeneficiaryRef, BenefitType, Event, Money, PaymentId, Period, Policy, RegionCode, ReversalReason,
+    BeneficiaryRef, BenefitType, Event, Money, Payment, PaymentId, Period, Policy, RegionCode, ReversalReason,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::EventMeta;
-use crate::util::{FastMap, fen, fingerprint, money, pairs, sorted_map};
+use crate::util::{FastMap, fingerprint, money, pairs, sorted_map};
 
 /// A payment is an outlier above this multiple of its region and benefit type's running median.
 pub const OUTLIER_MULTIPLE: u64 = 3;
@@ -516,7 +516,7 @@ impl SeenPeriod {
     /// can force collisions).
     fn first_payment(
         &mut self,
-        who: &BeneficiaryRef,
+        who: &str,
         region: RegionCode,
         position: u64,
         fingerprint: fn(&str) -> u64,
@@ -530,30 +530,35 @@ impl SeenPeriod {
             u32::try_from(self.long_refs.len()).ok().filter(|i| i & MULTI == 0).expect("under 2^31 refs a period");
         let (seen, inserted) = self.by_key.entry(key, Seen { tag: next, ..fresh });
         if inserted {
-            self.long_refs.push(*who);
+            self.long_refs.push(checked_ref(who));
             return seen;
         }
-        if self.long_refs[seen.long_index()] == *who {
+        if self.long_refs[seen.long_index()].as_str() == who {
             return seen;
         }
         // Another ref with the same fingerprint: found or added by its text.
-        match self.colliding.iter().position(|(r, _)| r == who) {
+        match self.colliding.iter().position(|(r, _)| r.as_str() == who) {
             Some(i) => &mut self.colliding[i].1,
             None => {
-                self.colliding.push((*who, fresh));
+                self.colliding.push((checked_ref(who), fresh));
                 &mut self.colliding.last_mut().expect("pushed").1
             }
         }
     }
 }
 
+/// A ref from its text, which a [`Payment`] has checked.
+fn checked_ref(who: &str) -> BeneficiaryRef {
+    BeneficiaryRef::parse(who).expect("a payment's checked beneficiary ref")
+}
+
 /// A ref's [`RefKey`]: its own bytes if it has at most 16, else [`LONG_REF`] and its
 /// fingerprint (a parameter so that tests can force collisions).
 #[inline]
-fn ref_key(who: &BeneficiaryRef, fingerprint: fn(&str) -> u64) -> RefKey {
-    let text = who.as_str().as_bytes();
+fn ref_key(who: &str, fingerprint: fn(&str) -> u64) -> RefKey {
+    let text = who.as_bytes();
     if text.len() > INLINE_REF_BYTES {
-        return RefKey(LONG_REF, fingerprint(who.as_str()));
+        return RefKey(LONG_REF, fingerprint(who));
     }
     let mut bytes = [0u8; INLINE_REF_BYTES];
     bytes[..text.len()].copy_from_slice(text);
@@ -585,26 +590,26 @@ impl Supervision {
     /// beneficiary's bucket in its period's table. A fold calls it a few events ahead, so that
     /// the cache miss overlaps the events in between instead of stalling the fold.
     #[inline]
-    pub fn prefetch(&self, event: &Event) {
-        if let Event::BenefitPaid { period, beneficiary, .. } = event
-            && let Some(seen) = self.seen.get(period)
+    pub fn prefetch(&self, p: &Payment<'_>) {
+        if let Some(seen) = self.seen.get(&p.period)
             && seen.by_key.worth_prefetching()
         {
-            seen.by_key.prefetch(&ref_key(beneficiary, fingerprint));
+            seen.by_key.prefetch(&ref_key(p.beneficiary(), fingerprint));
         }
+    }
+
+    /// Folds one payment (as [`Supervision::apply`] folds its `BenefitPaid`).
+    #[inline]
+    pub fn paid(&mut self, meta: &EventMeta, p: &Payment<'_>) {
+        self.positions.entry((p.region, p.period)).or_default().push(fingerprint(p.payment_id()), meta.position);
+        self.check_outlier(meta, p);
+        self.check_beneficiary(meta, p.region, p.period, p.beneficiary());
     }
 
     /// Folds one event.
     pub fn apply(&mut self, meta: &EventMeta, event: &Event) {
         match event {
-            Event::BenefitPaid { payment_id, region, period, benefit, beneficiary, amount, .. } => {
-                self.positions
-                    .entry((*region, *period))
-                    .or_default()
-                    .push(fingerprint(payment_id.as_str()), meta.position);
-                self.check_outlier(meta, *payment_id, *region, *period, *benefit, *amount);
-                self.check_beneficiary(meta, *region, *period, *beneficiary);
-            }
+            Event::BenefitPaid { .. } => self.paid(meta, &Payment::of(event).expect("a payment")),
             Event::PaymentReversed { payment_id, region, period, paid_period, benefit, amount, reason, .. } => {
                 self.reversals.push(ReversalSignal {
                     payment_id: *payment_id,
@@ -648,33 +653,26 @@ impl Supervision {
         }
     }
 
-    fn check_outlier(
-        &mut self,
-        meta: &EventMeta,
-        payment_id: PaymentId,
-        region: RegionCode,
-        period: Period,
-        benefit: BenefitType,
-        amount: Money,
-    ) {
+    fn check_outlier(&mut self, meta: &EventMeta, p: &Payment<'_>) {
+        let Payment { region, period, benefit, .. } = *p;
         // Standard-bound benefits are computed by the unified standards from their basis and
         // checked to the fen by the rules, so a large one is a large basis (a high grade, a full
         // household), not an anomaly worth an inspector's look.
         if benefit.is_standard_bound() {
             return;
         }
-        let a = fen(amount).max(1) as u64;
+        let a = p.amount_fen().max(1) as u64;
         let h = self.histograms.entry((region, benefit)).or_default();
         if h.samples() >= OUTLIER_MIN_SAMPLES
             && let Some(upper) = h.median_upper()
             && u128::from(a) > u128::from(OUTLIER_MULTIPLE) * u128::from(upper)
         {
             self.outliers.push(OutlierSignal {
-                payment_id,
+                payment_id: p.payment_id_owned(),
                 region,
                 period,
                 benefit,
-                amount,
+                amount: p.amount(),
                 median_upper: money(upper as i64),
                 samples: h.samples(),
                 position: meta.position,
@@ -683,7 +681,7 @@ impl Supervision {
         h.insert(a);
     }
 
-    fn check_beneficiary(&mut self, meta: &EventMeta, region: RegionCode, period: Period, who: BeneficiaryRef) {
+    fn check_beneficiary(&mut self, meta: &EventMeta, region: RegionCode, period: Period, who: &str) {
         self.check_beneficiary_with(meta, region, period, who, fingerprint);
     }
 
@@ -694,7 +692,7 @@ impl Supervision {
         meta: &EventMeta,
         region: RegionCode,
         period: Period,
-        who: BeneficiaryRef,
+        who: &str,
         fingerprint: fn(&str) -> u64,
     ) {
         if !self.seen.contains_key(&period) {
@@ -704,13 +702,13 @@ impl Supervision {
             self.seen.insert(period, SeenPeriod::with_capacity(expected));
         }
         let seen =
-            self.seen.get_mut(&period).expect("inserted above").first_payment(&who, region, meta.position, fingerprint);
+            self.seen.get_mut(&period).expect("inserted above").first_payment(who, region, meta.position, fingerprint);
         if seen.region == region && !seen.multi() {
             return;
         }
         let first = (seen.region, seen.position);
         seen.tag |= MULTI;
-        let payments = self.multi_region.entry((who, period)).or_insert_with(|| vec![first]);
+        let payments = self.multi_region.entry((checked_ref(who), period)).or_insert_with(|| vec![first]);
         if !payments.iter().any(|(r, _)| *r == region) {
             payments.push((region, meta.position));
         }
@@ -959,7 +957,7 @@ mod tests {
         for (fp, collide) in [(fingerprint as fn(&str) -> u64, false), (weak, true)] {
             let mut period = SeenPeriod::default();
             for (i, who) in all.iter().enumerate() {
-                let seen = period.first_payment(who, region(i as u32), 100 + i as u64, fp);
+                let seen = period.first_payment(who.as_str(), region(i as u32), 100 + i as u64, fp);
                 assert_eq!((seen.region, seen.position, seen.multi()), (region(i as u32), 100 + i as u64, false));
             }
             assert_eq!(period.len(), all.len());
@@ -969,13 +967,13 @@ mod tests {
             }
             // Later payments find each ref's own first payment, whatever the fingerprint.
             for (i, who) in all.iter().enumerate().rev() {
-                let seen = period.first_payment(who, region(50), 900, fp);
+                let seen = period.first_payment(who.as_str(), region(50), 900, fp);
                 assert_eq!((seen.region, seen.position), (region(i as u32), 100 + i as u64), "{who:?}");
                 seen.tag |= MULTI;
             }
             assert_eq!(period.len(), all.len());
             for who in &all {
-                assert!(period.first_payment(who, region(50), 901, fp).multi(), "{who:?}");
+                assert!(period.first_payment(who.as_str(), region(50), 901, fp).multi(), "{who:?}");
             }
         }
     }
@@ -988,7 +986,7 @@ mod tests {
         for (i, (who, r)) in payments.iter().enumerate() {
             let region = RegionCode::parse(&format!("6201{r:02}")).unwrap();
             let meta = EventMeta { position: i as u64 + 1, recorded_at_micros: 0 };
-            view.check_beneficiary_with(&meta, region, period, BeneficiaryRef::parse(who).unwrap(), fp);
+            view.check_beneficiary_with(&meta, region, period, BeneficiaryRef::parse(who).unwrap().as_str(), fp);
         }
         view.multi_region_beneficiaries()
     }

@@ -26,7 +26,7 @@
 
 use std::collections::BTreeMap;
 
-use fundledger_domain::{Event, Money, Period, RegionCode};
+use fundledger_domain::{Event, Money, Payment, Period, RegionCode};
 use serde::{Deserialize, Serialize};
 
 use crate::EventMeta;
@@ -150,14 +150,18 @@ impl TwoLines {
         TwoLines::default()
     }
 
+    /// Folds one payment (as [`TwoLines::apply`] folds its `BenefitPaid`).
+    #[inline]
+    pub fn paid(&mut self, p: &Payment<'_>) {
+        let a = p.amount_fen();
+        self.row(p.region, p.period).paid += a;
+        self.account(p.region).expenditure -= a;
+    }
+
     /// Folds one event.
     pub fn apply(&mut self, meta: &EventMeta, event: &Event) {
         match event {
-            Event::BenefitPaid { region, period, amount, .. } => {
-                let a = fen(*amount);
-                self.row(*region, *period).paid += a;
-                self.account(*region).expenditure -= a;
-            }
+            Event::BenefitPaid { .. } => self.paid(&Payment::of(event).expect("a payment")),
             Event::CollectionRecorded { region, period, amount, .. } => {
                 let a = fen(*amount);
                 self.row(*region, *period).collected += a;

@@ -1,5 +1,5 @@
-//! Decode micro-benchmark: ns per record for the full `decode_record` versus the rebuild fast
-//! path `decode_event_only`, over a realistic mix of records (payments dominate a mature fund's
+//! Decode micro-benchmark: ns per record for the full `decode_record` versus the fast path
+//! `decode_event_only` and the rebuild's `decode_for_views`, over a realistic mix of records (payments dominate a mature fund's
 //! log). A plain timing loop, best of several rounds, so it needs no bench framework.
 //!
 //! `cargo bench -p fundledger-wire --bench decode` measures; under `cargo test --all-targets`
@@ -13,7 +13,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use fundledger_domain::{Event, RecordBody, Recorded};
-use fundledger_wire::{decode_event_only, decode_event_only_reference, decode_record, encode_record_into, pb};
+use fundledger_wire::{
+    decode_event_only, decode_event_only_reference, decode_for_views, decode_record, encode_record_into, pb,
+};
 use prost::Message;
 
 /// Records in the measured log.
@@ -68,6 +70,9 @@ fn main() {
     let payments_reference = best_of(rounds, &payments, |b| {
         black_box(decode_event_only_reference(b).unwrap());
     });
+    let payments_for_views = best_of(rounds, &payments, |b| {
+        black_box(decode_for_views(b).unwrap());
+    });
 
     let per = |d: Duration| d.as_nanos() as f64 / payloads.len() as f64;
     println!(
@@ -83,8 +88,9 @@ fn main() {
     println!("  lite / full                  {:>8.2}", per(lite) / per(full));
     let per_payment = |d: Duration| d.as_nanos() as f64 / payments.len() as f64;
     println!(
-        "  payments only: lite {:.1} ns, prost reference {:.1} ns",
+        "  payments only: lite {:.1} ns, for views (no event) {:.1} ns, prost reference {:.1} ns",
         per_payment(payments_fast),
+        per_payment(payments_for_views),
         per_payment(payments_reference)
     );
 }

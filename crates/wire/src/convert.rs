@@ -14,7 +14,7 @@
 use fundledger_domain::money::MONEY_FEN_MAX;
 use fundledger_domain::{
     Actor, Basis, BeneficiaryRef, BenefitType, BudgetLines, CommandId, Department, Event, ExpenditureCategory,
-    GapShare, IdError, IncomeCategory, LegacyFundKind, Money, NursingLevel, PaymentId, Period, PlanId,
+    GapShare, IdError, IncomeCategory, LegacyFundKind, Money, NursingLevel, Payment, PaymentId, Period, PlanId,
     ProvincialIncomeKind, Reason, RecordBody, RecordMeta, Recorded, RegionCode, ReversalReason, Role, TaxBatchRef,
 };
 use prost::Message;
@@ -222,6 +222,43 @@ pub fn decode_event_only(bytes: &[u8]) -> Result<Option<RecordedEvent>, DecodeEr
         Some(answer) => Ok(answer),
         None => decode_event_only_reference(bytes),
     }
+}
+
+/// What the views fold from one record, as [`decode_for_views`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForViews<'a> {
+    /// A benefit payment (most of a ledger's records), its ids borrowed from the payload.
+    Payment(Payment<'a>),
+    /// Any other event, or a payment the fast path left to the reference decoder (boxed: the
+    /// rare case should not make every payment as large as the largest event).
+    Event(Box<Event>),
+    /// A refused command's record: views ignore it.
+    Rejected,
+}
+
+impl ForViews<'_> {
+    /// The payment this record holds, from either form.
+    pub fn payment(&self) -> Option<Payment<'_>> {
+        match self {
+            ForViews::Payment(payment) => Some(*payment),
+            ForViews::Event(event) => Payment::of(event),
+            ForViews::Rejected => None,
+        }
+    }
+}
+
+/// The rebuild's decoder: [`decode_event_only`] without the event for a payment, which comes
+/// back as a [`Payment`] borrowing its ids from `bytes` (its basis checked, then dropped, as no
+/// view reads it). Same acceptance and errors as [`decode_event_only`], which the tests check on
+/// every input they make; the recorded time is the log frame's, so it is not returned.
+pub fn decode_for_views(bytes: &[u8]) -> Result<ForViews<'_>, DecodeError> {
+    if let Some(answer) = crate::fast::decode_for_views(bytes) {
+        return Ok(answer);
+    }
+    Ok(match decode_event_only_reference(bytes)? {
+        Some(recorded) => ForViews::Event(Box::new(recorded.event)),
+        None => ForViews::Rejected,
+    })
 }
 
 /// The fast path alone, for tests and benchmarks: `None` when it leaves the payload to the

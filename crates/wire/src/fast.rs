@@ -13,16 +13,16 @@
 //!
 //! The wire-level primitives are [`crate::scan`]'s.
 
-use fundledger_domain::{Basis, BeneficiaryRef, Event, PaymentId, PlanId, TaxBatchRef};
+use fundledger_domain::{Basis, Event, Money, Payment, PaymentId, Period, PlanId, TaxBatchRef};
 use prost::encoding::WireType;
 
 use crate::scan::{delimited, key, skip, varint};
 
-use crate::RecordedEvent;
 use crate::convert::{
     benefit_type_from_pb, expenditure_category_from_pb, income_category_from_pb, legacy_fund_kind_from_pb, money,
     nursing_level_from_pb, period, provincial_income_kind_from_pb, region, reversal_reason_from_pb, small,
 };
+use crate::{ForViews, RecordedEvent};
 
 /// `StoredRecord` field numbers the fast path reads.
 const RECORD_RECORDED_AT: u32 = 5;
@@ -36,6 +36,34 @@ pub(crate) type Answer = Option<Option<RecordedEvent>>;
 
 /// Decodes one payload if it has a shape this path answers for (see the module doc).
 pub(crate) fn decode_event_only(bytes: &[u8]) -> Answer {
+    let (recorded_at_micros, effective_period, body) = envelope(bytes)?;
+    match body {
+        Body::Rejected(_) => Some(None),
+        Body::Event(content) => {
+            let (tag, kind) = kind(content)?;
+            Some(Some(RecordedEvent { recorded_at_micros, effective_period, event: event(tag, kind)? }))
+        }
+    }
+}
+
+/// [`crate::decode_for_views`]'s fast path: as [`decode_event_only`], but a payment comes back
+/// as a [`Payment`] borrowing its ids from `bytes`, with no event built (its basis is checked
+/// and dropped: no view reads it).
+pub(crate) fn decode_for_views(bytes: &[u8]) -> Option<ForViews<'_>> {
+    let (_, _, body) = envelope(bytes)?;
+    match body {
+        Body::Rejected(_) => Some(ForViews::Rejected),
+        Body::Event(content) => match kind(content)? {
+            (BENEFIT_PAID, kind) => Some(ForViews::Payment(payment(&Fields::read(kind)?)?.0)),
+            (tag, kind) => Some(ForViews::Event(Box::new(event(tag, kind)?))),
+        },
+    }
+}
+
+/// The envelope of a `StoredRecord`: its recorded time, its effective period (checked) and its
+/// body (a rejection's content already checked for structure).
+#[inline]
+fn envelope(bytes: &[u8]) -> Option<(i64, Period, Body<'_>)> {
     let mut buf = bytes;
     let mut recorded_at_micros = 0i64;
     let mut effective_period = 0u32;
@@ -56,27 +84,29 @@ pub(crate) fn decode_event_only(bytes: &[u8]) -> Answer {
             _ => skip(&mut buf, wire_type)?,
         }
     }
-    match body? {
+    let body = match body? {
         Body::Rejected(content) => {
             // `CommandRejected` is read as a message of unknown fields: its structure must hold.
             skip_all(content)?;
-            Some(None)
+            Body::Rejected(content)
         }
-        Body::Event(content) => Some(Some(RecordedEvent {
-            recorded_at_micros,
-            effective_period: period("", effective_period).ok()?,
-            event: event(content)?,
-        })),
-    }
+        event => event,
+    };
+    Some((recorded_at_micros, period("", effective_period).ok()?, body))
 }
 
+/// A record's body: an event's content, or a rejection (its content, until checked).
 enum Body<'a> {
     Event(&'a [u8]),
     Rejected(&'a [u8]),
 }
 
-/// `Event`: exactly one `kind`, of a kind this path reads.
-fn event(mut buf: &[u8]) -> Option<Event> {
+/// `Event.kind`'s field number for `BenefitPaid`.
+const BENEFIT_PAID: u32 = 13;
+
+/// `Event`: exactly one `kind`; its field number and content.
+#[inline]
+fn kind(mut buf: &[u8]) -> Option<(u32, &[u8])> {
     let mut kind: Option<(u32, &[u8])> = None;
     while !buf.is_empty() {
         let (tag, wire_type) = key(&mut buf)?;
@@ -86,7 +116,35 @@ fn event(mut buf: &[u8]) -> Option<Event> {
             _ => skip(&mut buf, wire_type)?,
         }
     }
-    let (tag, content) = kind?;
+    kind
+}
+
+/// `BenefitPaid`: the payment as views read it, and its basis.
+#[inline]
+fn payment<'a>(f: &Fields<'a>) -> Option<(Payment<'a>, Option<Basis>)> {
+    let amount_fen = f.i64(7)?;
+    if !Money::fen_within_ceiling(amount_fen) {
+        return None; // as `money` refuses it
+    }
+    let payment = Payment::checked_fen(
+        f.text(1)?,
+        region("", f.u32(2)?).ok()?,
+        period("", f.u32(3)?).ok()?,
+        benefit_type_from_pb("", f.i32(4)?).ok()?,
+        expenditure_category_from_pb("", f.i32(5)?).ok()?,
+        f.text(6)?,
+        amount_fen,
+    )
+    .ok()?;
+    let basis = match f.message(8)? {
+        None => None,
+        Some(content) => Some(basis(content)?),
+    };
+    Some((payment, basis))
+}
+
+/// An event of a kind this path reads, from its field number and content.
+fn event(tag: u32, content: &[u8]) -> Option<Event> {
     let f = Fields::read(content)?;
     // Field numbers per message, as in events.proto; the field names given to the checks only
     // matter in errors, and errors are the reference decoder's to report.
@@ -138,19 +196,19 @@ fn event(mut buf: &[u8]) -> Option<Event> {
             tranche: f.u32(4)?,
             amount: money("", f.i64(5)?).ok()?,
         },
-        13 => Event::BenefitPaid {
-            payment_id: PaymentId::parse_bytes(f.text(1)?).ok()?,
-            region: region("", f.u32(2)?).ok()?,
-            period: period("", f.u32(3)?).ok()?,
-            benefit: benefit_type_from_pb("", f.i32(4)?).ok()?,
-            category: expenditure_category_from_pb("", f.i32(5)?).ok()?,
-            beneficiary: BeneficiaryRef::parse_bytes(f.text(6)?).ok()?,
-            amount: money("", f.i64(7)?).ok()?,
-            basis: match f.message(8)? {
-                None => None,
-                Some(content) => Some(basis(content)?),
-            },
-        },
+        BENEFIT_PAID => {
+            let (p, basis) = payment(&f)?;
+            Event::BenefitPaid {
+                payment_id: p.payment_id_owned(),
+                region: p.region,
+                period: p.period,
+                benefit: p.benefit,
+                category: p.category,
+                beneficiary: p.beneficiary_owned(),
+                amount: p.amount(),
+                basis,
+            }
+        }
         14 => Event::PaymentReversed {
             payment_id: PaymentId::parse_bytes(f.text(1)?).ok()?,
             region: region("", f.u32(2)?).ok()?,
@@ -232,7 +290,8 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    #[inline]
+    /// Inlined into each caller, so the 200-byte table is filled in place rather than copied out.
+    #[inline(always)]
     fn read(mut buf: &'a [u8]) -> Option<Fields<'a>> {
         let mut f = Fields {
             varints: [0; FIELDS_MAX as usize + 1],

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use fundledger_domain::money::MONEY_FEN_MAX;
 use fundledger_domain::{
     Actor, Basis, BeneficiaryRef, BenefitType, BudgetLines, CommandId, Department, Event, ExpenditureCategory,
-    GapShare, IdError, IncomeCategory, LegacyFundKind, Money, NursingLevel, PaymentId, Period, PlanId,
+    GapShare, IdError, IncomeCategory, LegacyFundKind, Money, NursingLevel, Payment, PaymentId, Period, PlanId,
     ProvincialIncomeKind, Reason, RecordBody, RecordMeta, Recorded, RegionCode, ReversalReason, Role, TaxBatchRef,
 };
 use fundledger_wire::{
-    DecodeError, RecordEncoder, RecordedEvent, decode_event_only, decode_event_only_fast, decode_event_only_reference,
-    decode_record, encode_record, encode_record_into, pb, record_to_pb,
+    DecodeError, ForViews, RecordEncoder, RecordedEvent, decode_event_only, decode_event_only_fast,
+    decode_event_only_reference, decode_for_views, decode_record, encode_record, encode_record_into, pb, record_to_pb,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -302,6 +302,7 @@ fn event_only(rec: &Recorded) -> Option<RecordedEvent> {
 /// Whatever `bytes` are, decoding either refuses them or yields a record that is a fixed point
 /// of encode/decode, and the fast path agrees with the full one.
 fn check_decode_is_sound(bytes: &[u8]) -> Result<(), TestCaseError> {
+    check_for_views_agrees(bytes, &decode_event_only_reference(bytes))?;
     if let Ok(rec) = decode_record(bytes) {
         prop_assert_eq!(decode_record(&encode_record(&rec)), Ok(rec.clone()));
         prop_assert_eq!(decode_event_only(bytes), Ok(event_only(&rec)));
@@ -833,11 +834,30 @@ fn decoded_fast(event: &Event) -> bool {
 fn check_fast_agrees(bytes: &[u8]) -> Result<Option<Option<RecordedEvent>>, TestCaseError> {
     let reference = decode_event_only_reference(bytes);
     prop_assert_eq!(&decode_event_only(bytes), &reference);
+    check_for_views_agrees(bytes, &reference)?;
     let fast = decode_event_only_fast(bytes);
     if let Some(answer) = &fast {
         prop_assert_eq!(Ok(answer.clone()), reference);
     }
     Ok(fast)
+}
+
+/// `decode_for_views` accepts and refuses what the reference does, with the same error, and
+/// reads the same event (a payment as a `Payment` of it).
+fn check_for_views_agrees(
+    bytes: &[u8],
+    reference: &Result<Option<RecordedEvent>, DecodeError>,
+) -> Result<(), TestCaseError> {
+    match (decode_for_views(bytes), reference) {
+        (Err(ours), Err(theirs)) => prop_assert_eq!(&ours, theirs),
+        (Ok(ForViews::Rejected), Ok(None)) => {}
+        (Ok(ForViews::Payment(payment)), Ok(Some(recorded))) => {
+            prop_assert_eq!(Some(payment), Payment::of(&recorded.event));
+        }
+        (Ok(ForViews::Event(event)), Ok(Some(recorded))) => prop_assert_eq!(&*event, &recorded.event),
+        (ours, theirs) => prop_assert!(false, "decode_for_views {:?}, reference {:?}", ours, theirs),
+    }
+    Ok(())
 }
 
 /// A field this contract does not declare, as a newer writer might add it.
@@ -995,6 +1015,15 @@ fn fast_decode_reads_every_common_kind_and_leaves_the_rest() {
         let expected = if decoded_fast(&event) { Some(event_only(&rec)) } else { None };
         assert_eq!(decode_event_only_fast(&bytes), expected, "{}", event.name());
         assert_eq!(decode_event_only(&bytes), Ok(event_only(&rec)));
+        // Payments, and only payments, come without their event.
+        let for_views = decode_for_views(&bytes).unwrap();
+        assert_eq!(
+            matches!(for_views, ForViews::Payment(_)),
+            matches!(event, Event::BenefitPaid { .. }),
+            "{}",
+            event.name()
+        );
+        assert_eq!(for_views.payment(), Payment::of(&event), "{}", event.name());
     }
     let bytes = encode_record(&samples::recorded(1, samples::nursing_payment(1)));
     assert!(matches!(decode_event_only_fast(&bytes), Some(Some(_))));
