@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::future::{Future, ready};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::chain::{Hash, genesis};
 use crate::error::{Corruption, StoreError};
@@ -20,7 +20,7 @@ use crate::record::{AppendBatch, Appended, Head, Position, RecordBatch};
 use crate::segment::{
     self, Header, Stop, Summary, index_stride_records, segment_header_bytes, segment_name, summary_name, temp_suffix,
 };
-use crate::storage::{DirStorage, LockFailure, Storage, StorageFile};
+use crate::storage::{DirStorage, LockFailure, Mapping, Storage, StorageFile};
 use crate::watch::{HeadNotifier, HeadWatch};
 
 /// Size of each segment file, preallocated when the segment is created.
@@ -149,6 +149,21 @@ struct SegmentMeta {
     last_hash: Hash,
     /// Offset of record `first_position + i * index_stride_records`.
     sparse: Vec<u32>,
+    /// The segment's file mapped for reading, made on the first read after it is sealed
+    /// (`None` inside if the storage does not map files or mapping failed: reads then copy).
+    map: OnceLock<Option<Arc<Mapping>>>,
+}
+
+impl SegmentMeta {
+    /// The map of this segment, which must be sealed (its bytes never change again).
+    fn sealed_map(&self) -> Option<Arc<Mapping>> {
+        self.map
+            .get_or_init(|| {
+                // A file that cannot be mapped (no memory for the map, say) is read by copy.
+                self.file.map().ok().flatten()
+            })
+            .clone()
+    }
 }
 
 #[derive(Debug)]
@@ -258,6 +273,13 @@ impl FileLog {
             },
             report,
         ))
+    }
+
+    /// How many segments are mapped for reading in place (sealed segments that have been read,
+    /// on storage that maps files).
+    pub fn mapped_segments(&self) -> usize {
+        let view = self.view.read().expect("view poisoned");
+        view.segments.iter().filter(|segment| matches!(segment.map.get(), Some(Some(_)))).count()
     }
 
     /// The directory (or storage description) of this log.
@@ -456,6 +478,7 @@ impl FileLog {
             data_end: segment_header_bytes,
             last_hash: header.prev_hash,
             sparse: Vec::new(),
+            map: OnceLock::new(),
         });
         Ok(())
     }
@@ -463,7 +486,7 @@ impl FileLog {
     fn read_now(&self, from: Position, mut batch: RecordBatch) -> Result<RecordBatch, StoreError> {
         batch.clear();
         // Find where to start under the lock; do the IO without it.
-        let (file, segment_index, data_end, mut position, start, last) = {
+        let (file, map, segment_index, data_end, mut position, start, last) = {
             let view = self.view.read().expect("view poisoned");
             check_read_from(from, view.head.position)?;
             if from > view.head.position {
@@ -473,8 +496,11 @@ impl FileLog {
             let segment = &view.segments[at];
             assert!(from <= segment.last_position, "position beyond its segment");
             let slot = (from - segment.first_position) / index_stride_records;
+            // Every segment but the last is sealed: read in place. The active one is read by copy.
+            let sealed = at + 1 < view.segments.len();
             (
                 Arc::clone(&segment.file),
+                if sealed { segment.sealed_map() } else { None },
                 segment.index,
                 segment.data_end,
                 segment.first_position + slot * index_stride_records,
@@ -490,6 +516,30 @@ impl FileLog {
             position,
             reason,
         };
+        if let Some(map) = map {
+            // The whole rest of the sealed segment is in place: frames are checked where they
+            // lie, up to the mapped read's limits, and a frame cut short is damage.
+            batch.map_region(map, start as usize..data_end as usize);
+            let mut offset = 0usize;
+            while position <= last
+                && batch.len() < crate::mapped_read_records_max
+                && (batch.is_empty() || offset < crate::read_batch_bytes_max)
+            {
+                match frame::parse_at(batch.raw(), offset, position) {
+                    Parsed::Frame(len) => {
+                        if position >= from {
+                            batch.push_raw_offset(offset);
+                        }
+                        offset += len;
+                        position += 1;
+                    }
+                    Parsed::End => return Err(corrupt(start + offset as u64, position, Corruption::EarlyEnd)),
+                    Parsed::Bad(reason) => return Err(corrupt(start + offset as u64, position, reason)),
+                }
+            }
+            assert_eq!(batch.first_position(), from, "read returned the wrong first position");
+            return Ok(batch);
+        }
         let mut want = (data_end - start).min(crate::read_batch_bytes_max as u64) as usize;
         let first_slot_position = position;
         loop {
@@ -834,6 +884,7 @@ impl Opener<'_> {
                     data_end: summary.data_end,
                     last_hash: summary.last_hash,
                     sparse: summary.index,
+                    map: OnceLock::new(),
                 });
             }
             Ok(_) => "summary does not match the segment header".to_owned(),
@@ -870,6 +921,7 @@ impl Opener<'_> {
             data_end: summary.data_end,
             last_hash: summary.last_hash,
             sparse: summary.index,
+            map: OnceLock::new(),
         })
     }
 
@@ -939,6 +991,7 @@ impl Opener<'_> {
                 data_end: scan.committed_end,
                 last_hash: scan.committed_hash,
                 sparse: scan.committed_index,
+                map: OnceLock::new(),
             },
             scan.committed_end,
         ))

@@ -68,5 +68,13 @@ pub const batch_bytes_max: usize = 32 << 20;
 pub const read_batch_records_max: usize = 32_768;
 /// Most bytes one read fetches (a single record larger than this is still returned whole).
 pub const read_batch_bytes_max: usize = 8 << 20;
+/// Most records one read of a mapped (sealed) segment returns. Such a read copies nothing, so
+/// it is kept small enough that its frames stay in the second-level cache between the read's
+/// CRC pass and the reader's own pass (~0.5 MiB of typical records), and a multiple of the
+/// segment index stride, so that consecutive reads start on an index slot and check each frame
+/// once.
+pub const mapped_read_records_max: usize = 2048;
+const _: () = assert!(mapped_read_records_max <= read_batch_records_max);
+const _: () = assert!((mapped_read_records_max as u64).is_multiple_of(segment::index_stride_records));
 /// Longest fund id, in bytes of UTF-8.
 pub const fund_id_bytes_max: usize = 200;

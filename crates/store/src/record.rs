@@ -3,8 +3,12 @@
 //! A read returns one contiguous buffer of frames plus their offsets, so reading a million records
 //! allocates nothing per record; views borrow from the batch.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use crate::chain::Hash;
 use crate::frame::{self, offset_flags, offset_payload, offset_position, offset_time};
+use crate::storage::Mapping;
 
 /// A record's place in the log: gapless, from 1. Position 0 means "before the first record".
 pub type Position = u64;
@@ -182,8 +186,11 @@ pub struct RecordBatch {
     buf: Vec<u8>,
     /// Bytes of `buf` in use.
     used: usize,
-    /// Start of each returned frame in `buf`, in position order.
+    /// Start of each returned frame in the batch's bytes, in position order.
     offsets: Vec<u32>,
+    /// For a read of a mapped (sealed) segment: the map and the range of it that holds the
+    /// frames. The batch's bytes are then that range, not `buf`.
+    mapped: Option<(Arc<Mapping>, Range<usize>)>,
 }
 
 impl RecordBatch {
@@ -203,12 +210,23 @@ impl RecordBatch {
     pub fn clear(&mut self) {
         self.used = 0;
         self.offsets.clear();
+        self.mapped = None;
+    }
+
+    /// The bytes the offsets index into: the mapped range, or the buffer.
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match &self.mapped {
+            Some((map, range)) => &map[range.clone()],
+            None => &self.buf[..self.used],
+        }
     }
 
     pub fn get(&self, index: usize) -> RecordView<'_> {
+        let bytes = self.bytes();
         let start = self.offsets[index] as usize;
-        let length = frame::u32_at(&self.buf, start) as usize;
-        RecordView::new(&self.buf[start..start + length])
+        let length = frame::u32_at(bytes, start) as usize;
+        RecordView::new(&bytes[start..start + length])
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
@@ -230,6 +248,7 @@ impl RecordBatch {
 
     /// Adds a frame that the caller has checked. For backends.
     pub fn push_frame(&mut self, frame: &[u8]) {
+        assert!(self.mapped.is_none(), "a frame pushed onto a mapped read (clear the batch first)");
         assert!(self.used + frame.len() <= u32::MAX as usize, "record batch over 4 GiB");
         if self.buf.len() < self.used + frame.len() {
             self.buf.resize(self.used + frame.len(), 0);
@@ -257,13 +276,21 @@ impl RecordBatch {
         &mut self.buf[..len]
     }
 
+    /// Makes `range` of `map` the raw region (no copy); replaces the batch's contents.
+    pub(crate) fn map_region(&mut self, map: Arc<Mapping>, range: Range<usize>) {
+        self.clear();
+        assert!(range.len() <= u32::MAX as usize, "mapped region over 4 GiB");
+        assert!(range.end <= map.len(), "mapped region beyond its file");
+        self.mapped = Some((map, range));
+    }
+
     pub(crate) fn raw(&self) -> &[u8] {
-        &self.buf[..self.used]
+        self.bytes()
     }
 
     /// Marks the frame at `offset` of the raw region as returned.
     pub(crate) fn push_raw_offset(&mut self, offset: usize) {
-        debug_assert!(offset < self.used);
+        debug_assert!(offset < self.raw().len());
         self.offsets.push(offset as u32);
     }
 

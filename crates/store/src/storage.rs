@@ -37,7 +37,16 @@ pub trait StorageFile: Send + Sync + Debug {
         write_zeros_at(self, &vec![0u8; zero_chunk_bytes], 0, len)?;
         Ok(ZeroFill::ThroughCache)
     }
+    /// A read-only map of the whole file, so that bytes which no longer change (a sealed
+    /// segment's) are read in place instead of copied; `Ok(None)` where files are not mapped
+    /// (then the caller reads them with [`StorageFile::read_exact_at`]).
+    fn map(&self) -> io::Result<Option<Arc<Mapping>>> {
+        Ok(None)
+    }
 }
+
+/// A read-only memory map of a whole file (see [`StorageFile::map`]).
+pub type Mapping = memmap2::Mmap;
 
 /// How [`StorageFile::write_zeros`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +125,19 @@ struct OsFile(File);
 impl StorageFile for OsFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.0.read_exact_at(buf, offset)
+    }
+
+    fn map(&self) -> io::Result<Option<Arc<Mapping>>> {
+        // SAFETY: the log maps only sealed segments: their bytes are never written again and
+        // the file is never shortened while the log is open (segments keep their preallocated
+        // size for life, a torn tail is zeroed in place at open, before any read), and the
+        // directory's writer lock keeps every other fundledger process out. A foreign process
+        // truncating a segment file under a running log would make a read fault (SIGBUS): the
+        // same class of damage as editing the files under any database (docs/operations.md).
+        let map = unsafe { memmap2::MmapOptions::new().map(&self.0)? };
+        // Readers go through a sealed segment front to back; the kernel may read ahead.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Some(Arc::new(map)))
     }
 
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {

@@ -221,6 +221,78 @@ fn damage_in_a_real_file_is_detected() {
 }
 
 #[test]
+fn damage_in_a_mapped_sealed_segment_is_found_by_reads() {
+    // On real files, sealed segments are read in place (mapped), not copied: the same checks,
+    // the same errors, the same place reported.
+    let dir = TempDir::new("corruption-mapped").expect("temp dir");
+    let records = 150;
+    {
+        let (log, _) = FileLog::open(dir.path(), fund_id, options()).expect("open");
+        for position in 1..=records {
+            let mut batch = AppendBatch::new();
+            batch.push(position as i64 * 10, &[position as u8; payload_len]);
+            block_on(log.append(position - 1, &batch)).expect("append");
+        }
+    }
+    let (log, _) = FileLog::open(dir.path(), fund_id, options()).expect("reopen");
+    let before = block_on(read_all(&log));
+    assert_eq!(before.len() as u64, records);
+    assert!(before.iter().enumerate().all(|(i, r)| r.position == i as u64 + 1 && r.payload[0] == (i + 1) as u8));
+    let sealed = place(records).0 - 1;
+    assert_eq!(log.mapped_segments() as u64, sealed, "every sealed segment read is mapped");
+    drop(log);
+    let target = 20;
+    let (segment, offset) = place(target);
+    assert!(segment <= sealed);
+    for (field, range) in fields() {
+        let byte = offset + (range.start + range.len() / 2) as u64;
+        let path = dir.path().join(segment_name(segment));
+        flip_bit_in_file(&path, byte, 5).expect("flip");
+        let (log, _) = FileLog::open(dir.path(), fund_id, options()).expect("open trusts the summary");
+        assert_corrupt_at(block_on(log.read(target, RecordBatch::new())), segment, offset, target, field);
+        assert_corrupt_at(block_on(log.read(1, RecordBatch::new())), segment, offset, target, field);
+        assert!(log.mapped_segments() > 0, "{field}: the damaged segment was read in place");
+        let later = block_on(log.read(100, RecordBatch::new())).expect("a later read is unaffected");
+        assert_eq!(later.first_position(), 100);
+        drop(log);
+        flip_bit_in_file(&path, byte, 5).expect("flip back");
+    }
+    let (log, _) = FileLog::open(dir.path(), fund_id, options()).expect("undamaged again");
+    assert_eq!(block_on(read_all(&log)), before);
+}
+
+#[test]
+fn mapped_reads_are_bounded_and_read_every_record_once() {
+    let dir = TempDir::new("mapped-reads").expect("temp dir");
+    let options = FileOptions::default().with_segment_bytes(512 << 10);
+    let (log, _) = FileLog::open(dir.path(), fund_id, options).expect("open");
+    let records = 20_000u64;
+    for start in (1..=records).step_by(1000) {
+        let mut batch = AppendBatch::new();
+        for position in start..start + 1000 {
+            batch.push(position as i64, &position.to_le_bytes());
+        }
+        block_on(log.append(start - 1, &batch)).expect("append");
+    }
+    let (mut next, mut batch, mut sizes) = (1, RecordBatch::new(), Vec::new());
+    while next <= records {
+        batch = block_on(log.read(next, batch)).expect("read");
+        for (i, view) in batch.iter().enumerate() {
+            assert_eq!(view.position(), next + i as u64);
+            assert_eq!(view.payload(), &view.position().to_le_bytes());
+        }
+        sizes.push(batch.len());
+        next = batch.last_position() + 1;
+    }
+    assert!(log.mapped_segments() >= 2, "the sealed segments were read in place");
+    // Every read but the last is of a sealed segment; the last reads the active one by copy.
+    let (active, sealed) = sizes.split_last().expect("reads");
+    assert!(sealed.iter().all(|&n| n <= fundledger_store::mapped_read_records_max), "{sizes:?}");
+    assert!(*active > fundledger_store::mapped_read_records_max, "{sizes:?}");
+    assert!(sizes.contains(&fundledger_store::mapped_read_records_max), "{sizes:?}");
+}
+
+#[test]
 fn a_log_of_another_fund_is_refused() {
     let storage = log_with(3);
     match FileLog::open_with(Arc::new(storage.clone()), "CN-510000-work-injury", options()) {
