@@ -525,6 +525,32 @@ impl FileLog {
                 && batch.len() < crate::mapped_read_records_max
                 && (batch.is_empty() || offset < crate::read_batch_bytes_max)
             {
+                // Three whole frames ahead, all wanted: their CRCs are computed together, then
+                // each is checked in turn, so the first damaged one is still the one reported.
+                if position + 2 <= last
+                    && batch.len() + 3 <= crate::mapped_read_records_max
+                    && let Some(lens) = frame::three_frames_at(batch.raw(), offset)
+                {
+                    let raw = batch.raw();
+                    let frames = [
+                        &raw[offset..offset + lens[0]],
+                        &raw[offset + lens[0]..offset + lens[0] + lens[1]],
+                        &raw[offset + lens[0] + lens[1]..offset + lens[0] + lens[1] + lens[2]],
+                    ];
+                    let crcs = frame::frame_crc3(frames);
+                    let checks = [0, 1, 2].map(|i| frame::check_with_crc(frames[i], position + i as u64, crcs[i]));
+                    for (len, check) in lens.into_iter().zip(checks) {
+                        if let Err(reason) = check {
+                            return Err(corrupt(start + offset as u64, position, reason));
+                        }
+                        if position >= from {
+                            batch.push_raw_offset(offset);
+                        }
+                        offset += len;
+                        position += 1;
+                    }
+                    continue;
+                }
                 match frame::parse_at(batch.raw(), offset, position) {
                     Parsed::Frame(len) => {
                         if position >= from {

@@ -50,6 +50,59 @@ pub fn frame_crc(frame: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&frame[..offset_crc]), &frame[offset_position..])
 }
 
+/// [`frame_crc`] of three frames at once. The processor's CRC32C instruction takes three cycles
+/// to give its result but can start one every cycle, so one frame's CRC (a chain of dependent
+/// steps) leaves it two thirds idle; three frames' chains interleaved keep it busy. Reading a
+/// sealed segment checks its frames three at a time this way. Where the processor has no such
+/// instruction, each frame is checked alone.
+pub fn frame_crc3(frames: [&[u8]; 3]) -> [u32; 3] {
+    for frame in frames {
+        assert!(frame.len() >= frame_overhead_bytes, "a frame is at least {frame_overhead_bytes} bytes");
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("sse4.2") {
+        // SAFETY: the processor has SSE4.2, checked just above; the frames' lengths were
+        // checked against the layout.
+        return unsafe { frame_crc3_sse42(frames) };
+    }
+    frames.map(frame_crc)
+}
+
+/// [`frame_crc3`] with the `crc32` instruction: the three CRCs over their common length in
+/// lockstep, eight bytes a step, then each frame's rest alone.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+fn frame_crc3_sse42(frames: [&[u8]; 3]) -> [u32; 3] {
+    use std::arch::x86_64::{_mm_crc32_u8, _mm_crc32_u32, _mm_crc32_u64};
+    let word = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    // CRC32C starts from all ones and ends complemented; the length field, then from byte 8.
+    let mut crc = frames.map(|frame| u64::from(_mm_crc32_u32(!0, u32_at(frame, 0))));
+    let bodies = frames.map(|frame| &frame[offset_position..]);
+    let common = bodies.iter().map(|body| body.len()).min().expect("three") / 8 * 8;
+    let mut at = 0;
+    while at < common {
+        crc[0] = _mm_crc32_u64(crc[0], word(bodies[0], at));
+        crc[1] = _mm_crc32_u64(crc[1], word(bodies[1], at));
+        crc[2] = _mm_crc32_u64(crc[2], word(bodies[2], at));
+        at += 8;
+    }
+    let mut out = [0u32; 3];
+    for (i, body) in bodies.iter().enumerate() {
+        let mut c = crc[i];
+        let mut j = common;
+        while j + 8 <= body.len() {
+            c = _mm_crc32_u64(c, word(body, j));
+            j += 8;
+        }
+        let mut c = c as u32;
+        for &byte in &body[j..] {
+            c = _mm_crc32_u8(c, byte);
+        }
+        out[i] = !c;
+    }
+    out
+}
+
 /// Appends one frame to `out`, linking it to `prev`; returns its hash.
 pub fn encode(
     out: &mut Vec<u8>,
@@ -121,10 +174,30 @@ pub fn parse_at(bytes: &[u8], at: usize, expected_position: Position) -> Parsed 
     }
 }
 
+/// The lengths of the three frames at `at` if all three lie whole within `bytes` with
+/// plausible lengths (what [`parse_at`] would then go on to check); `None` otherwise.
+pub fn three_frames_at(bytes: &[u8], at: usize) -> Option<[usize; 3]> {
+    let mut lens = [0usize; 3];
+    let mut next = at;
+    for len in &mut lens {
+        let length = bytes.get(next..next + 4)?;
+        *len = u32::from_le_bytes(length.try_into().expect("4 bytes")) as usize;
+        if *len < frame_overhead_bytes || bytes.len() - next < *len {
+            return None;
+        }
+        next += *len;
+    }
+    Some(lens)
+}
+
 /// Checks one frame of exactly its length: CRC first, then position and flags.
 pub fn check(frame: &[u8], expected_position: Position) -> Result<(), Corruption> {
+    check_with_crc(frame, expected_position, frame_crc(frame))
+}
+
+/// [`check`] with the frame's CRC already computed (by [`frame_crc3`]).
+pub fn check_with_crc(frame: &[u8], expected_position: Position, computed: u32) -> Result<(), Corruption> {
     let stored = u32_at(frame, offset_crc);
-    let computed = frame_crc(frame);
     if stored != computed {
         return Err(Corruption::Crc { stored, computed });
     }

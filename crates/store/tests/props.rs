@@ -121,3 +121,17 @@ proptest! {
         prop_assert_eq!(block_on(read_all(&memory)), model);
     }
 }
+
+proptest! {
+    /// Three frames' CRCs computed together are each frame's own CRC, whatever the lengths
+    /// (equal or not, multiples of eight or not) and contents.
+    #[test]
+    fn three_crcs_at_once_are_the_crcs_one_at_a_time(
+        frames in prop::array::uniform3(prop::collection::vec(any::<u8>(), fundledger_store::frame::frame_overhead_bytes..700))
+    ) {
+        let [a, b, c] = &frames;
+        let together = fundledger_store::frame::frame_crc3([a, b, c]);
+        let alone = [a, b, c].map(|f| fundledger_store::frame::frame_crc(f));
+        prop_assert_eq!(together, alone);
+    }
+}
