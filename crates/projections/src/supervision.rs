@@ -208,13 +208,58 @@ impl PaymentRun {
 
     fn seal(&mut self) {
         if !self.sorted {
-            self.entries.sort_unstable();
-            self.entries.shrink_to_fit();
+            self.entries = sorted_entries(std::mem::take(&mut self.entries));
             self.wide.sort_unstable();
             self.wide.shrink_to_fit();
             self.sorted = true;
         }
     }
+}
+
+/// Runs shorter than this are sorted by comparison; longer ones by [`sorted_entries`]' radix
+/// passes, whose two 64 Ki-counter tables cost more than they save on a short run.
+const RADIX_SORT_MIN_ENTRIES: usize = 4096;
+
+/// `entries` in the order of `sort_unstable` (fingerprint, then position), in a vector of
+/// exactly their length. A region's run of a period holds tens of thousands of payments and is
+/// sorted once, when the region closes the period; the comparison sort of them took ~5% of a
+/// full rebuild. Long runs are sorted instead by the fingerprint's high word, 16 bits a stable
+/// counting pass, two passes; entries whose high words tie (a few per run) are then put in order
+/// by the rest among themselves. The result is the same vector: no two entries are equal, as no
+/// two payments share a position.
+fn sorted_entries(mut entries: Vec<[u32; 3]>) -> Vec<[u32; 3]> {
+    if entries.len() < RADIX_SORT_MIN_ENTRIES {
+        entries.sort_unstable();
+        entries.shrink_to_fit();
+        return entries;
+    }
+    let mut counts = vec![0usize; 1 << 16];
+    for shift in [0u32, 16] {
+        counts.fill(0);
+        for e in &entries {
+            counts[((e[0] >> shift) & 0xffff) as usize] += 1;
+        }
+        let mut start = 0;
+        for count in counts.iter_mut() {
+            (*count, start) = (start, start + *count);
+        }
+        let mut out = vec![[0u32; 3]; entries.len()];
+        for e in &entries {
+            let slot = &mut counts[((e[0] >> shift) & 0xffff) as usize];
+            out[*slot] = *e;
+            *slot += 1;
+        }
+        entries = out;
+    }
+    let mut at = 0;
+    while at < entries.len() {
+        let end = at + entries[at..].iter().take_while(|e| e[0] == entries[at][0]).count();
+        if end - at > 1 {
+            entries[at..end].sort_unstable();
+        }
+        at = end;
+    }
+    entries
 }
 
 /// A run's entries in a snapshot: one byte string of little-endian `u32`s, read back with one
@@ -797,6 +842,28 @@ mod tests {
             sorted.sort_unstable();
             let exact = sorted[(sorted.len() - 1) / 2];
             assert_eq!(h.median_upper(), Some(Histogram::bucket_upper(Histogram::bucket(exact))), "after {sorted:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The radix sort of long runs orders entries exactly as the comparison sort does, with
+        /// high words that tie often (few distinct ones) or rarely.
+        #[test]
+        fn long_runs_sort_as_the_comparison_sort_does(
+            len in RADIX_SORT_MIN_ENTRIES..3 * RADIX_SORT_MIN_ENTRIES,
+            distinct_high in proptest::sample::select(vec![3u32, 1000, u32::MAX]),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let mut x = seed | 1;
+            let mut next = || { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x };
+            let entries: Vec<[u32; 3]> = (0..len as u32)
+                .map(|position| [(next() as u32) % distinct_high, next() as u32, position])
+                .collect();
+            let mut expected = entries.clone();
+            expected.sort_unstable();
+            let sorted = sorted_entries(entries);
+            proptest::prop_assert_eq!(sorted.capacity(), sorted.len());
+            proptest::prop_assert_eq!(sorted, expected);
         }
     }
 
