@@ -54,7 +54,7 @@ pub(crate) fn decode_for_views(bytes: &[u8]) -> Option<ForViews<'_>> {
     match body {
         Body::Rejected(_) => Some(ForViews::Rejected),
         Body::Event(content) => match kind(content)? {
-            (BENEFIT_PAID, kind) => Some(ForViews::Payment(payment(&Fields::read(kind)?)?.0)),
+            (BENEFIT_PAID, kind) => Some(ForViews::Payment(payment(PaidFields::read(kind)?)?.0)),
             (tag, kind) => Some(ForViews::Event(Box::new(event(tag, kind)?))),
         },
     }
@@ -119,24 +119,111 @@ fn kind(mut buf: &[u8]) -> Option<(u32, &[u8])> {
     kind
 }
 
-/// `BenefitPaid`: the payment as views read it, and its basis.
+/// `BenefitPaid`'s fields, as read from its content.
+struct PaidFields<'a> {
+    payment_id: &'a [u8],
+    region: u64,
+    period: u64,
+    benefit: u64,
+    category: u64,
+    beneficiary: &'a [u8],
+    amount_fen: u64,
+    basis: Option<&'a [u8]>,
+}
+
+impl<'a> PaidFields<'a> {
+    /// Reads a payment's content: first as this contract's encoder lays it out (below), else
+    /// field by field through [`Fields`].
+    #[inline(always)]
+    fn read(content: &'a [u8]) -> Option<PaidFields<'a>> {
+        match PaidFields::in_order(content) {
+            Some(fields) => Some(fields),
+            None => PaidFields::of(&Fields::read(content)?),
+        }
+    }
+
+    /// The layout the encoder writes: fields 1 to 7 once each and in order, each present (none
+    /// of a valid payment's has its default value, which protobuf would leave out), then the
+    /// basis or nothing. A payment so laid out reads the same as through [`Fields`] (each field
+    /// once, so its one value is its last); any other layout is declined here. It saves the
+    /// field table's bookkeeping on nearly every record of a ledger.
+    #[inline(always)]
+    fn in_order(mut buf: &'a [u8]) -> Option<PaidFields<'a>> {
+        let fields = PaidFields {
+            payment_id: keyed_delimited(&mut buf, 1)?,
+            region: keyed_varint(&mut buf, 2)?,
+            period: keyed_varint(&mut buf, 3)?,
+            benefit: keyed_varint(&mut buf, 4)?,
+            category: keyed_varint(&mut buf, 5)?,
+            beneficiary: keyed_delimited(&mut buf, 6)?,
+            amount_fen: keyed_varint(&mut buf, 7)?,
+            basis: if buf.is_empty() { None } else { Some(keyed_delimited(&mut buf, 8)?) },
+        };
+        buf.is_empty().then_some(fields)
+    }
+
+    /// From a field table: declines as its accessors do.
+    #[inline]
+    fn of(f: &Fields<'a>) -> Option<PaidFields<'a>> {
+        Some(PaidFields {
+            payment_id: f.text(1)?,
+            region: f.varint(2)?,
+            period: f.varint(3)?,
+            benefit: f.varint(4)?,
+            category: f.varint(5)?,
+            beneficiary: f.text(6)?,
+            amount_fen: f.varint(7)?,
+            basis: f.message(8)?,
+        })
+    }
+}
+
+/// The one-byte key of field `tag` (below 16) with wire type `wire_type`.
+const fn one_byte_key(tag: u8, wire_type: u8) -> u8 {
+    tag << 3 | wire_type
+}
+
+/// A varint field `tag` (below 16) next in `buf`, or `None`.
+#[inline(always)]
+fn keyed_varint(buf: &mut &[u8], tag: u8) -> Option<u64> {
+    let (&first, rest) = buf.split_first()?;
+    if first != one_byte_key(tag, 0) {
+        return None;
+    }
+    *buf = rest;
+    varint(buf)
+}
+
+/// A length-delimited field `tag` (below 16) next in `buf`, or `None`.
+#[inline(always)]
+fn keyed_delimited<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
+    let (&first, rest) = buf.split_first()?;
+    if first != one_byte_key(tag, 2) {
+        return None;
+    }
+    *buf = rest;
+    delimited(buf)
+}
+
+/// `BenefitPaid`: the payment as views read it, and its basis. Integer fields take a varint's
+/// low bits, as protobuf does (`uint32`, `int32` enums, `int64`).
 #[inline]
-fn payment<'a>(f: &Fields<'a>) -> Option<(Payment<'a>, Option<Basis>)> {
-    let amount_fen = f.i64(7)?;
+fn payment(f: PaidFields<'_>) -> Option<(Payment<'_>, Option<Basis>)> {
+    let amount_fen = f.amount_fen as i64;
     if !Money::fen_within_ceiling(amount_fen) {
         return None; // as `money` refuses it
     }
     let payment = Payment::checked_fen(
-        f.text(1)?,
-        region("", f.u32(2)?).ok()?,
-        period("", f.u32(3)?).ok()?,
-        benefit_type_from_pb("", f.i32(4)?).ok()?,
-        expenditure_category_from_pb("", f.i32(5)?).ok()?,
-        f.text(6)?,
+        f.payment_id,
+        region("", f.region as u32).ok()?,
+        period("", f.period as u32).ok()?,
+        benefit_type_from_pb("", f.benefit as i32).ok()?,
+        expenditure_category_from_pb("", f.category as i32).ok()?,
+        f.beneficiary,
         amount_fen,
     )
     .ok()?;
-    let basis = match f.message(8)? {
+    let basis = match f.basis {
         None => None,
         Some(content) => Some(basis(content)?),
     };
@@ -197,7 +284,7 @@ fn event(tag: u32, content: &[u8]) -> Option<Event> {
             amount: money("", f.i64(5)?).ok()?,
         },
         BENEFIT_PAID => {
-            let (p, basis) = payment(&f)?;
+            let (p, basis) = payment(PaidFields::of(&f)?)?;
             Event::BenefitPaid {
                 payment_id: p.payment_id_owned(),
                 region: p.region,
@@ -382,4 +469,64 @@ fn skip_all(mut buf: &[u8]) -> Option<()> {
         skip(&mut buf, wire_type)?;
     }
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::PaidFields;
+    use crate::pb;
+
+    fn paid(basis: Option<pb::Basis>) -> pb::BenefitPaid {
+        pb::BenefitPaid {
+            payment_id: "P-620100-000001".into(),
+            region: 620100,
+            period: 202403,
+            benefit: 1,
+            category: 1,
+            beneficiary: "B-620100-0004200".into(),
+            amount_fen: 123_456,
+            basis,
+        }
+    }
+
+    #[test]
+    fn payments_as_the_encoder_writes_them_are_read_in_order() {
+        let nursing = pb::Basis { kind: Some(pb::basis::Kind::Nursing(1)) };
+        for message in [paid(None), paid(Some(nursing))] {
+            let bytes = message.encode_to_vec();
+            let fields = PaidFields::in_order(&bytes).expect("the encoder's layout");
+            assert_eq!(fields.payment_id, message.payment_id.as_bytes());
+            assert_eq!((fields.region, fields.period, fields.amount_fen), (620100, 202403, 123_456));
+            assert_eq!(fields.beneficiary, message.beneficiary.as_bytes());
+            assert_eq!(fields.basis.is_some(), message.basis.is_some());
+        }
+    }
+
+    #[test]
+    fn other_layouts_are_left_to_the_field_table() {
+        let bytes = paid(None).encode_to_vec();
+        // An unknown field appended (a newer writer), a field left out (a default value), a
+        // field repeated, fields in another order: declined in order, read by the table.
+        let mut extended = bytes.clone();
+        extended.extend_from_slice(&[0x78, 0x01]); // field 15, varint 1
+        let mut no_region = paid(None);
+        no_region.region = 0;
+        let no_region = no_region.encode_to_vec();
+        let mut repeated = bytes.clone();
+        repeated.extend_from_slice(&[0x38, 0x05]); // amount again
+        let region_at = bytes.iter().position(|&b| b == 0x10).expect("region key");
+        let mut reordered = bytes[region_at..].to_vec();
+        reordered.extend_from_slice(&bytes[..region_at]);
+        for layout in [&extended, &no_region, &repeated, &reordered] {
+            assert!(PaidFields::in_order(layout).is_none(), "{layout:02x?}");
+        }
+        // The table reads the extended and reordered ones as the same payment.
+        for layout in [&extended, &reordered] {
+            let fields = PaidFields::read(layout).expect("read through the table");
+            assert_eq!(fields.amount_fen, 123_456);
+        }
+        assert_eq!(PaidFields::read(&repeated).expect("last value wins").amount_fen, 5);
+    }
 }
