@@ -2,8 +2,9 @@
 //!
 //! Write path: a batch is framed into one buffer, written with one positional write into the
 //! zero-filled active segment and made durable with one `sync_data`; a batch never spans
-//! segments. Read path: positional reads of up to `read_batch_bytes_max` into a reusable
-//! buffer, CRC-checked per record. Open: summaries of sealed segments are trusted (with a scan
+//! segments. Read path: a sealed segment is mapped and its frames returned in place, at most
+//! `mapped_read_records_max` a read; the active one is read by positional reads of up to
+//! `read_batch_bytes_max` into a reusable buffer; CRC-checked per record either way. Open: summaries of sealed segments are trusted (with a scan
 //! fallback), the last segment is scanned and a torn tail truncated. Layout: `docs/format.md`.
 
 use std::any::Any;
