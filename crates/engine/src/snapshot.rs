@@ -37,7 +37,7 @@ use crate::outcome::EngineError;
 
 const MAGIC: &[u8; 8] = b"FLSNAP01";
 /// Bumped whenever the body's shape changes; older snapshots are then skipped (and replaced).
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 10;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 11;
 /// Snapshots kept on disk; older ones are deleted after a new one is written.
 pub const SNAPSHOTS_KEPT: usize = 2;
 const HEADER_BYTES: usize = 8 + 4 + 8 + 32 + 32 + 8;

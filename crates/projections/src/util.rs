@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
+use fundledger_domain::compact::KeyHasher;
 use fundledger_domain::money::MONEY_SCALE;
 use fundledger_domain::{BenefitType, ExpenditureCategory, Money};
 use rust_decimal::Decimal;
@@ -83,20 +84,17 @@ impl Hasher for FxHasher {
     }
 }
 
-/// A 64-bit fingerprint of an id's text: FNV-1a, then the SplitMix64 finaliser so that ids
-/// differing in one character spread over all bits. Deterministic across runs and machines.
+/// A 64-bit fingerprint of an id's text: the domain's seeded folded multiply, eight bytes a step
+/// (`KeyHasher::text`), with a fixed seed; deterministic across runs and machines. A payment's
+/// id is fingerprinted once per payment folded; byte-at-a-time FNV-1a took ~30 ns of it.
 pub(crate) fn fingerprint(text: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    KeyHasher::from_seed(FINGERPRINT_SEED).text(text.as_bytes())
 }
+
+/// [`fingerprint`]'s seed: fixed (the first hexadecimal digits of pi's fraction), so that every
+/// process folds the same fingerprints into the views, and a view restored from a snapshot and
+/// continued equals one rebuilt from the log.
+const FINGERPRINT_SEED: [u64; 2] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344];
 
 /// Serde adapter: a hash map is written as a sequence of `(key, value)` pairs sorted by key, so
 /// two equal maps serialise to the same bytes whatever their insertion history, and tuple keys
