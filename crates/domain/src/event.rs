@@ -8,7 +8,7 @@ use crate::category::{
     BenefitType, Department, ExpenditureCategory, IncomeCategory, LegacyFundKind, ProvincialIncomeKind, ReversalReason,
 };
 use crate::command::BudgetLines;
-use crate::ids::{BeneficiaryRef, IdError, PaymentId, PlanId, RegionCode, TaxBatchRef};
+use crate::ids::{BeneficiaryRef, PaymentId, PlanId, RegionCode, TaxBatchRef};
 use crate::money::Money;
 use crate::period::Period;
 use crate::standards::Basis;
@@ -146,8 +146,9 @@ pub struct Payment<'a> {
 }
 
 impl<'a> Payment<'a> {
-    /// A payment from its fields, the ids checked as [`PaymentId::parse_bytes`] and
-    /// [`BeneficiaryRef::parse_bytes`] check them.
+    /// A payment from its fields, or `None` if an id or the amount is one its parser refuses
+    /// ([`PaymentId::parse_bytes`], [`BeneficiaryRef::parse_bytes`], [`Money::from_fen`]). A
+    /// decoder that gets `None` asks its reference decoder, which names the fault.
     #[inline]
     pub fn checked(
         payment_id: &'a [u8],
@@ -156,32 +157,16 @@ impl<'a> Payment<'a> {
         benefit: BenefitType,
         category: ExpenditureCategory,
         beneficiary: &'a [u8],
-        amount: Money,
-    ) -> Result<Payment<'a>, IdError> {
-        Payment::checked_fen(payment_id, region, period, benefit, category, beneficiary, amount.to_fen())
-    }
-
-    /// As [`Payment::checked`], with the amount in fen: the caller has checked it against the
-    /// money ceiling (as [`Money::from_fen`] does), which is what [`Payment::amount`] relies on.
-    #[inline]
-    pub fn checked_fen(
-        payment_id: &'a [u8],
-        region: RegionCode,
-        period: Period,
-        benefit: BenefitType,
-        category: ExpenditureCategory,
-        beneficiary: &'a [u8],
         amount_fen: i64,
-    ) -> Result<Payment<'a>, IdError> {
-        debug_assert!(Money::fen_within_ceiling(amount_fen), "amount {amount_fen} fen above the ceiling");
-        Ok(Payment {
-            payment_id: PaymentId::check_bytes(payment_id)?,
+    ) -> Option<Payment<'a>> {
+        Some(Payment {
+            payment_id: PaymentId::check_bytes(payment_id).ok()?,
             region,
             period,
             benefit,
             category,
-            beneficiary: BeneficiaryRef::check_bytes(beneficiary)?,
-            amount_fen,
+            beneficiary: BeneficiaryRef::check_bytes(beneficiary).ok()?,
+            amount_fen: Money::fen_within_ceiling(amount_fen).then_some(amount_fen)?,
         })
     }
 
@@ -319,5 +304,63 @@ impl Event {
             | Event::BudgetAdjusted { year, .. }
             | Event::GapSharesAssessed { year, .. } => Period::new(*year, 1).expect("validated year"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::MONEY_FEN_MAX;
+
+    fn paid(payment_id: &str, beneficiary: &str, amount: Money) -> Event {
+        Event::BenefitPaid {
+            payment_id: PaymentId::parse(payment_id).unwrap(),
+            region: RegionCode::parse("620100").unwrap(),
+            period: Period::new(2024, 3).unwrap(),
+            benefit: BenefitType::MedicalTreatment,
+            category: ExpenditureCategory::Medical,
+            beneficiary: BeneficiaryRef::parse(beneficiary).unwrap(),
+            amount,
+            basis: None,
+        }
+    }
+
+    fn checked<'a>(payment_id: &'a str, beneficiary: &'a str, fen: i64) -> Option<Payment<'a>> {
+        Payment::checked(
+            payment_id.as_bytes(),
+            RegionCode::parse("620100").unwrap(),
+            Period::new(2024, 3).unwrap(),
+            BenefitType::MedicalTreatment,
+            ExpenditureCategory::Medical,
+            beneficiary.as_bytes(),
+            fen,
+        )
+    }
+
+    #[test]
+    fn a_checked_payment_is_the_payment_of_its_event() {
+        for fen in [1, 123_456, MONEY_FEN_MAX] {
+            let event = paid("P-1", "B-620100-0004200", Money::from_fen(fen).unwrap());
+            let of = Payment::of(&event).expect("a payment");
+            assert_eq!(checked("P-1", "B-620100-0004200", fen), Some(of));
+            assert_eq!((of.amount(), of.amount_fen()), (Money::from_fen(fen).unwrap(), fen));
+            assert_eq!(of.payment_id_owned(), PaymentId::parse("P-1").unwrap());
+            assert_eq!(of.beneficiary_owned(), BeneficiaryRef::parse("B-620100-0004200").unwrap());
+        }
+        assert_eq!(
+            Payment::of(&Event::PeriodClosed { region: RegionCode::MIN, period: Period::new(2024, 3).unwrap() }),
+            None
+        );
+    }
+
+    #[test]
+    fn what_the_parsers_refuse_is_refused() {
+        assert!(checked("", "B-1", 100).is_none(), "empty id");
+        assert!(checked("P 1", "B-1", 100).is_none(), "space in an id");
+        assert!(checked("P-1", "B-é", 100).is_none(), "non-ASCII ref");
+        assert!(checked("P-1", "62010019900101123X", 100).is_none(), "a resident id number");
+        assert!(checked("P-1", "B-1", MONEY_FEN_MAX + 1).is_none(), "above the ceiling");
+        assert!(checked("P-1", "B-1", -MONEY_FEN_MAX - 1).is_none(), "below the floor");
+        assert!(checked("P-1", "B-1", -5).is_some(), "Money::from_fen admits it, so does this");
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! The wire-level primitives are [`crate::scan`]'s.
 
-use fundledger_domain::{Basis, Event, Money, Payment, PaymentId, Period, PlanId, TaxBatchRef};
+use fundledger_domain::{Basis, Event, Payment, PaymentId, Period, PlanId, TaxBatchRef};
 use prost::encoding::WireType;
 
 use crate::scan::{delimited, key, skip, varint};
@@ -209,20 +209,15 @@ fn keyed_delimited<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
 /// low bits, as protobuf does (`uint32`, `int32` enums, `int64`).
 #[inline]
 fn payment(f: PaidFields<'_>) -> Option<(Payment<'_>, Option<Basis>)> {
-    let amount_fen = f.amount_fen as i64;
-    if !Money::fen_within_ceiling(amount_fen) {
-        return None; // as `money` refuses it
-    }
-    let payment = Payment::checked_fen(
+    let payment = Payment::checked(
         f.payment_id,
         region("", f.region as u32).ok()?,
         period("", f.period as u32).ok()?,
         benefit_type_from_pb("", f.benefit as i32).ok()?,
         expenditure_category_from_pb("", f.category as i32).ok()?,
         f.beneficiary,
-        amount_fen,
-    )
-    .ok()?;
+        f.amount_fen as i64,
+    )?;
     let basis = match f.basis {
         None => None,
         Some(content) => Some(basis(content)?),
