@@ -202,12 +202,28 @@ pub fn u64_le(bytes: &[u8], at: usize) -> u64 {
 
 /// Folds `bytes` into `hash`, 8 bytes (little endian, the last word zero-padded) at a time.
 fn fold_words(mut hash: u64, bytes: &[u8], multiplier: u64) -> u64 {
-    for chunk in bytes.chunks(8) {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        hash = folded_multiply(hash ^ u64::from_le_bytes(word), multiplier);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        hash = folded_multiply(hash ^ u64::from_le_bytes(word.try_into().expect("8 bytes")), multiplier);
+    }
+    let rest = words.remainder().len();
+    if rest > 0 {
+        hash = folded_multiply(hash ^ tail_word(bytes, rest), multiplier);
     }
     hash
+}
+
+/// The last `rest` (1-7) bytes of `bytes` as a little-endian word with zeros above: what a copy
+/// into a zeroed 8-byte buffer gives, without the copy (a `memcpy` call for a length known only
+/// at run time), by one overlapping load when `bytes` has 8 or more.
+#[inline]
+fn tail_word(bytes: &[u8], rest: usize) -> u64 {
+    debug_assert!((1..8).contains(&rest) && rest <= bytes.len());
+    if bytes.len() >= 8 {
+        let last = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().expect("8 bytes"));
+        return last >> (8 * (8 - rest));
+    }
+    bytes.iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b))
 }
 
 fn folded_multiply(a: u64, b: u64) -> u64 {
@@ -553,6 +569,32 @@ impl<'de> Deserialize<'de> for ByteBuf<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `fold_words` as first written (each chunk copied into a zeroed word): stored tables were
+    /// built with its hashes, so the faster form must give the same ones.
+    fn fold_words_by_copy(mut hash: u64, bytes: &[u8], multiplier: u64) -> u64 {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            hash = folded_multiply(hash ^ u64::from_le_bytes(word), multiplier);
+        }
+        hash
+    }
+
+    #[test]
+    fn words_are_folded_as_before_at_every_length() {
+        let bytes: Vec<u8> = (0..40u32).map(|i| (i * 37 + 11) as u8 | 1).collect();
+        for start in 0..8 {
+            for len in 0..=bytes.len() - start {
+                let text = &bytes[start..start + len];
+                assert_eq!(
+                    fold_words(0x1234, text, 0x9e37_79b9_7f4a_7c15),
+                    fold_words_by_copy(0x1234, text, 0x9e37_79b9_7f4a_7c15),
+                    "{start} {len}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_std_hasher_keeps_equal_keys_together_and_depends_on_the_seed() {
