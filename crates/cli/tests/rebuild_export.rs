@@ -2,7 +2,7 @@
 //! written through the engine core, with the live views captured halfway.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::Days;
@@ -22,7 +22,8 @@ const MIDPOINT_DAYS: u64 = 20;
 const BATCH_COMMANDS: usize = 4_096;
 
 struct Ledger {
-    dir: tempfile::TempDir,
+    /// See [`ledger_dir`].
+    dir: PathBuf,
     policy: Arc<Policy>,
     head: u64,
     /// A position inside the history and the live views' JSON documents there.
@@ -38,7 +39,7 @@ struct Ledger {
 
 impl Ledger {
     fn data(&self) -> DataDir {
-        DataDir::new(self.dir.path())
+        DataDir::new(&self.dir)
     }
 
     fn turn(&self) -> MutexGuard<'_, ()> {
@@ -50,12 +51,25 @@ fn micros_at(date: chrono::NaiveDate) -> i64 {
     date.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros()
 }
 
+/// Where the shared ledger lives. It is kept in a static for the whole test process, and
+/// statics are never dropped, so a `TempDir` would be left in the system's temporary directory
+/// after every run (64 MiB each); this directory is under Cargo's scratch directory for
+/// integration tests instead, and emptied at the start of each run.
+fn ledger_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rebuild-export-ledger");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn ledger() -> &'static Ledger {
     static LEDGER: OnceLock<Ledger> = OnceLock::new();
     LEDGER.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = ledger_dir();
         let policy = Arc::new(Policy::gansu());
-        let data = DataDir::new(dir.path());
+        let data = DataDir::new(&dir);
         let mut core = data.open_core_for_import(policy.clone(), b"rebuild-export-test").unwrap();
         let config = DemoConfig { seed: 1, years: 1, scale: 1 };
         let mid_time = micros_at(policy.reform_date + Days::new(MIDPOINT_DAYS));
