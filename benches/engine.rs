@@ -23,7 +23,7 @@ use fundledger_domain::{
 use fundledger_engine::load::{Callers, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, ManualClock, Submission, SystemClock};
 use fundledger_projections::AsOf;
-use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on};
+use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on, for_each_batch};
 
 const events_default: u64 = 10_000_000;
 const payments_default: u64 = 400_000;
@@ -140,30 +140,19 @@ fn import(dir: &Path, policy: &Arc<Policy>, commands: u64) -> (HistoryCounts, Du
 
 /// Read + CRC only (the store's read path): returns records read.
 fn scan_read(log: &FileLog) -> u64 {
-    let (mut batch, mut next, mut n) = (RecordBatch::new(), 1, 0u64);
-    loop {
-        batch = block_on(log.read(next, batch)).expect("read");
-        if batch.is_empty() {
-            return n;
-        }
-        n += batch.len() as u64;
-        next = batch.last_position() + 1;
-    }
+    for_each_batch(log, 1, |_| {}).expect("read")
 }
 
 /// Read + CRC + `decode_for_views` (the rebuild's decoder), no apply: returns events decoded.
 fn scan_decode(log: &FileLog) -> u64 {
-    let (mut batch, mut next, mut n) = (RecordBatch::new(), 1, 0u64);
-    loop {
-        batch = block_on(log.read(next, batch)).expect("read");
-        if batch.is_empty() {
-            return n;
-        }
+    let mut events = 0u64;
+    for_each_batch(log, 1, |batch| {
         for view in batch.iter() {
-            n += u64::from(is_event(&fundledger_wire::decode_for_views(view.payload()).expect("decode")));
+            events += u64::from(is_event(&fundledger_wire::decode_for_views(view.payload()).expect("decode")));
         }
-        next = batch.last_position() + 1;
-    }
+    })
+    .expect("read");
+    events
 }
 
 /// Whether a decoded record is an event (not a refusal): what the scans count.
@@ -360,14 +349,11 @@ fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: 
     drop(engine);
     // Peer: the same payloads into SQLite (WAL, synchronous=FULL), one transaction per median batch.
     let mut payloads: Vec<(i64, Vec<u8>)> = Vec::with_capacity(done as usize);
-    let (mut batch, mut next) = (RecordBatch::new(), setup_head + 1);
-    while next <= setup_head + done {
-        batch = block_on(log.read(next, batch)).expect("read");
-        for view in batch.iter() {
-            payloads.push((view.recorded_time_us(), view.payload().to_vec()));
-        }
-        next = batch.last_position() + 1;
-    }
+    let read = for_each_batch(&*log, setup_head + 1, |batch| {
+        payloads.extend(batch.iter().map(|view| (view.recorded_time_us(), view.payload().to_vec())));
+    })
+    .expect("read");
+    assert_eq!(read, done, "the log holds the setup and the measured payments");
     let mut db = sqlite_open(&scratch.path.join("peer.sqlite"), true);
     let (_, sqlite_seconds) = timed(|| {
         for (chunk_index, chunk) in payloads.chunks(median_batch as usize).enumerate() {

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use fundledger_domain::Policy;
 use fundledger_projections::AsOf;
-use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on};
+use fundledger_store::{EventLog, FileLog, FileOptions, block_on, for_each_batch};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -58,18 +58,7 @@ fn main() {
 }
 
 fn scan(log: &FileLog, mut each: impl FnMut(&[u8])) -> u64 {
-    let (mut batch, mut next, mut n) = (RecordBatch::new(), 1, 0u64);
-    loop {
-        batch = block_on(log.read(next, batch)).expect("read");
-        if batch.is_empty() {
-            return n;
-        }
-        for view in batch.iter() {
-            each(view.payload());
-        }
-        n += batch.len() as u64;
-        next = batch.last_position() + 1;
-    }
+    for_each_batch(log, 1, |batch| batch.iter().for_each(|view| each(view.payload()))).expect("read")
 }
 
 fn rate(phase: &str, records: u64, started: Instant) -> String {

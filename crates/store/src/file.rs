@@ -4,8 +4,9 @@
 //! zero-filled active segment and made durable with one `sync_data`; a batch never spans
 //! segments. Read path: a sealed segment is mapped and its frames returned in place, at most
 //! `mapped_read_records_max` a read; the active one is read by positional reads of up to
-//! `read_batch_bytes_max` into a reusable buffer; CRC-checked per record either way. Open: summaries of sealed segments are trusted (with a scan
-//! fallback), the last segment is scanned and a torn tail truncated. Layout: `docs/format.md`.
+//! `read_batch_bytes_max` into a reusable buffer; CRC-checked per record either way. Open:
+//! summaries of sealed segments are trusted (with a scan fallback), the last segment is scanned
+//! and a torn tail truncated. Layout: `docs/format.md`.
 
 use std::any::Any;
 use std::future::{Future, ready};
@@ -530,36 +531,19 @@ impl FileLog {
                 // each is checked in turn, so the first damaged one is still the one reported.
                 if position + 2 <= last
                     && batch.len() + 3 <= crate::mapped_read_records_max
-                    && let Some(lens) = frame::three_frames_at(batch.raw(), offset)
+                    && let Some(frames) = frame::three_frames_at(batch.raw(), offset)
                 {
-                    let raw = batch.raw();
-                    let frames = [
-                        &raw[offset..offset + lens[0]],
-                        &raw[offset + lens[0]..offset + lens[0] + lens[1]],
-                        &raw[offset + lens[0] + lens[1]..offset + lens[0] + lens[1] + lens[2]],
-                    ];
                     let crcs = frame::frame_crc3(frames);
                     let checks = [0, 1, 2].map(|i| frame::check_with_crc(frames[i], position + i as u64, crcs[i]));
+                    let lens = frames.map(<[u8]>::len);
                     for (len, check) in lens.into_iter().zip(checks) {
-                        if let Err(reason) = check {
-                            return Err(corrupt(start + offset as u64, position, reason));
-                        }
-                        if position >= from {
-                            batch.push_raw_offset(offset);
-                        }
-                        offset += len;
-                        position += 1;
+                        check.map_err(|reason| corrupt(start + offset as u64, position, reason))?;
+                        take_frame(&mut batch, from, len, &mut offset, &mut position);
                     }
                     continue;
                 }
                 match frame::parse_at(batch.raw(), offset, position) {
-                    Parsed::Frame(len) => {
-                        if position >= from {
-                            batch.push_raw_offset(offset);
-                        }
-                        offset += len;
-                        position += 1;
-                    }
+                    Parsed::Frame(len) => take_frame(&mut batch, from, len, &mut offset, &mut position),
                     Parsed::End => return Err(corrupt(start + offset as u64, position, Corruption::EarlyEnd)),
                     Parsed::Bad(reason) => return Err(corrupt(start + offset as u64, position, reason)),
                 }
@@ -577,13 +561,7 @@ impl FileLog {
             let mut grow_to = None;
             while position <= last && batch.len() < crate::read_batch_records_max {
                 match frame::parse_at(batch.raw(), offset, position) {
-                    Parsed::Frame(len) => {
-                        if position >= from {
-                            batch.push_raw_offset(offset);
-                        }
-                        offset += len;
-                        position += 1;
-                    }
+                    Parsed::Frame(len) => take_frame(&mut batch, from, len, &mut offset, &mut position),
                     Parsed::End | Parsed::Bad(Corruption::Length { .. })
                         if start + (offset as u64) + 4 <= data_end
                             && want < (data_end - start) as usize
@@ -661,6 +639,17 @@ impl EventLog for FileLog {
     fn watch(&self) -> HeadWatch {
         self.notifier.watch()
     }
+}
+
+/// Moves past the checked frame of `len` bytes at `offset` (record `position`), returning it in
+/// `batch` if the read wants it (a read starts at its index slot, before `from`).
+#[inline]
+fn take_frame(batch: &mut RecordBatch, from: Position, len: usize, offset: &mut usize, position: &mut Position) {
+    if *position >= from {
+        batch.push_raw_offset(*offset);
+    }
+    *offset += len;
+    *position += 1;
 }
 
 /// Writes a summary via a temporary file and a rename, so a reader never sees half of one.

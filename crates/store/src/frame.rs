@@ -174,20 +174,19 @@ pub fn parse_at(bytes: &[u8], at: usize, expected_position: Position) -> Parsed 
     }
 }
 
-/// The lengths of the three frames at `at` if all three lie whole within `bytes` with
-/// plausible lengths (what [`parse_at`] would then go on to check); `None` otherwise.
-pub fn three_frames_at(bytes: &[u8], at: usize) -> Option<[usize; 3]> {
-    let mut lens = [0usize; 3];
-    let mut next = at;
-    for len in &mut lens {
-        let length = bytes.get(next..next + 4)?;
-        *len = u32::from_le_bytes(length.try_into().expect("4 bytes")) as usize;
-        if *len < frame_overhead_bytes || bytes.len() - next < *len {
+/// The three frames at `at` if all three lie whole within `bytes` with plausible lengths (what
+/// [`parse_at`] would then go on to check); `None` otherwise.
+pub fn three_frames_at(bytes: &[u8], at: usize) -> Option<[&[u8]; 3]> {
+    let mut frames: [&[u8]; 3] = [&[]; 3];
+    let mut rest = bytes.get(at..)?;
+    for frame in &mut frames {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().expect("4 bytes")) as usize;
+        if len < frame_overhead_bytes || rest.len() < len {
             return None;
         }
-        next += *len;
+        (*frame, rest) = rest.split_at(len);
     }
-    Some(lens)
+    Some(frames)
 }
 
 /// Checks one frame of exactly its length: CRC first, then position and flags.

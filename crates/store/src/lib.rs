@@ -52,7 +52,7 @@ pub mod watch;
 pub use chain::{Hash, genesis};
 pub use error::{Corruption, StoreError};
 pub use file::{FileLog, FileOptions, Preallocation, RecoveryReport};
-pub use log::{EventLog, block_on};
+pub use log::{EventLog, block_on, for_each_batch};
 pub use memory::MemoryLog;
 pub use record::{AppendBatch, Appended, Head, Position, Record, RecordBatch, RecordView};
 pub use watch::{HeadNotifier, HeadWatch};

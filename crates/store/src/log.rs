@@ -88,3 +88,24 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         std::thread::park();
     }
 }
+
+/// Reads `log` from `from` to its head, one read at a time, handing each batch of records to
+/// `each`; returns how many records were read. For whole-log scans by tools, benchmarks and
+/// tests (the engine's replay and rebuild, which stop at an as-of point, have their own loops).
+/// Runs the reads with [`block_on`], so not from inside an async runtime's task.
+pub fn for_each_batch<L: EventLog + ?Sized>(
+    log: &L,
+    from: Position,
+    mut each: impl FnMut(&RecordBatch),
+) -> Result<u64, StoreError> {
+    let (mut batch, mut next, mut records) = (RecordBatch::new(), from, 0u64);
+    loop {
+        batch = block_on(log.read(next, batch))?;
+        if batch.is_empty() {
+            return Ok(records);
+        }
+        each(&batch);
+        records += batch.len() as u64;
+        next = batch.last_position() + 1;
+    }
+}

@@ -15,7 +15,7 @@ use fundledger_store::file::FileOptions;
 use fundledger_store::frame::{self, frame_bytes};
 use fundledger_store::segment::{segment_header_bytes, segment_name, summary_name};
 use fundledger_store::testing::{MemStorage, TempDir, flip_bit_in_file};
-use fundledger_store::{AppendBatch, EventLog, FileLog, Position, RecordBatch, StoreError, block_on};
+use fundledger_store::{AppendBatch, EventLog, FileLog, Position, RecordBatch, StoreError, block_on, for_each_batch};
 
 const payload_len: usize = 6;
 
@@ -274,16 +274,17 @@ fn mapped_reads_are_bounded_and_read_every_record_once() {
         }
         block_on(log.append(start - 1, &batch)).expect("append");
     }
-    let (mut next, mut batch, mut sizes) = (1, RecordBatch::new(), Vec::new());
-    while next <= records {
-        batch = block_on(log.read(next, batch)).expect("read");
+    let (mut next, mut sizes) = (1, Vec::new());
+    let read = for_each_batch(&log, 1, |batch| {
         for (i, view) in batch.iter().enumerate() {
             assert_eq!(view.position(), next + i as u64);
             assert_eq!(view.payload(), &view.position().to_le_bytes());
         }
         sizes.push(batch.len());
         next = batch.last_position() + 1;
-    }
+    })
+    .expect("read");
+    assert_eq!(read, records);
     assert!(log.mapped_segments() >= 2, "the sealed segments were read in place");
     // Every read but the last is of a sealed segment; the last reads the active one by copy.
     let (active, sealed) = sizes.split_last().expect("reads");
