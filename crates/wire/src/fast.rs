@@ -16,7 +16,7 @@
 use fundledger_domain::{Basis, Event, Payment, PaymentId, Period, PlanId, TaxBatchRef};
 use prost::encoding::WireType;
 
-use crate::scan::{delimited, key, skip, varint};
+use crate::scan::{delimited, key, keyed_delimited, keyed_varint, skip, varint};
 
 use crate::convert::{
     benefit_type_from_pb, expenditure_category_from_pb, income_category_from_pb, legacy_fund_kind_from_pb, money,
@@ -176,33 +176,6 @@ impl<'a> PaidFields<'a> {
             basis: f.message(8)?,
         })
     }
-}
-
-/// The one-byte key of field `tag` (below 16) with wire type `wire_type`.
-const fn one_byte_key(tag: u8, wire_type: u8) -> u8 {
-    tag << 3 | wire_type
-}
-
-/// A varint field `tag` (below 16) next in `buf`, or `None`.
-#[inline(always)]
-fn keyed_varint(buf: &mut &[u8], tag: u8) -> Option<u64> {
-    let (&first, rest) = buf.split_first()?;
-    if first != one_byte_key(tag, 0) {
-        return None;
-    }
-    *buf = rest;
-    varint(buf)
-}
-
-/// A length-delimited field `tag` (below 16) next in `buf`, or `None`.
-#[inline(always)]
-fn keyed_delimited<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
-    let (&first, rest) = buf.split_first()?;
-    if first != one_byte_key(tag, 2) {
-        return None;
-    }
-    *buf = rest;
-    delimited(buf)
 }
 
 /// `BenefitPaid`: the payment as views read it, and its basis. Integer fields take a varint's

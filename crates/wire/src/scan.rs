@@ -78,6 +78,33 @@ pub fn skip(buf: &mut &[u8], wire_type: WireType) -> Option<()> {
     Some(())
 }
 
+/// The one-byte key of field `tag` (below 16) with wire type `wire_type`.
+pub const fn one_byte_key(tag: u8, wire_type: u8) -> u8 {
+    tag << 3 | wire_type
+}
+
+/// A varint field `tag` (below 16) next in `buf`, or `None`.
+#[inline(always)]
+pub fn keyed_varint(buf: &mut &[u8], tag: u8) -> Option<u64> {
+    let (&first, rest) = buf.split_first()?;
+    if first != one_byte_key(tag, 0) {
+        return None;
+    }
+    *buf = rest;
+    varint(buf)
+}
+
+/// A length-delimited field `tag` (below 16) next in `buf`, or `None`.
+#[inline(always)]
+pub fn keyed_delimited<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
+    let (&first, rest) = buf.split_first()?;
+    if first != one_byte_key(tag, 2) {
+        return None;
+    }
+    *buf = rest;
+    delimited(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
