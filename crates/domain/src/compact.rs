@@ -208,20 +208,22 @@ fn fold_words(mut hash: u64, bytes: &[u8], multiplier: u64) -> u64 {
     }
     let rest = words.remainder().len();
     if rest > 0 {
-        hash = folded_multiply(hash ^ tail_word(bytes, rest), multiplier);
+        hash = folded_multiply(hash ^ last_bytes_le(bytes, rest), multiplier);
     }
     hash
 }
 
-/// The last `rest` (1-7) bytes of `bytes` as a little-endian word with zeros above: what a copy
+/// The last `n` (0-8) bytes of `bytes` as a little-endian word with zeros above: what a copy
 /// into a zeroed 8-byte buffer gives, without the copy (a `memcpy` call for a length known only
 /// at run time), by one overlapping load when `bytes` has 8 or more.
 #[inline]
-fn tail_word(bytes: &[u8], rest: usize) -> u64 {
-    debug_assert!((1..8).contains(&rest) && rest <= bytes.len());
+pub fn last_bytes_le(bytes: &[u8], n: usize) -> u64 {
+    assert!(n <= 8 && n <= bytes.len(), "the last {n} of {} bytes as a word", bytes.len());
+    if n == 0 {
+        return 0;
+    }
     if bytes.len() >= 8 {
-        let last = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().expect("8 bytes"));
-        return last >> (8 * (8 - rest));
+        return u64_le(bytes, bytes.len() - 8) >> (8 * (8 - n));
     }
     bytes.iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b))
 }

@@ -70,10 +70,7 @@ impl Money {
 
     /// Builds an amount from a whole number of fen.
     pub fn from_fen(fen: i64) -> Result<Money, MoneyError> {
-        if !Money::fen_within_ceiling(fen) {
-            return Err(MoneyError::AboveCeiling(fen.to_string()));
-        }
-        Ok(Money(Decimal::new(fen, MONEY_SCALE)))
+        Money::within_ceiling(fen).ok_or_else(|| MoneyError::AboveCeiling(fen.to_string()))
     }
 
     /// Whether `fen` is an amount [`Money::from_fen`] accepts (at most the ceiling either way).
