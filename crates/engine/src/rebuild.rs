@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use fundledger_domain::Policy;
-use fundledger_projections::{AsOf, EventMeta, Views};
+use fundledger_projections::{AsOf, EventMeta, PREFETCH_AHEAD_EVENTS, Views};
 use fundledger_store::{EventLog, RecordBatch, block_on};
 use fundledger_wire::ForViews;
 
@@ -13,10 +13,6 @@ use crate::outcome::EngineError;
 
 /// Rebuild progress is reported every this many records.
 pub const REBUILD_PROGRESS_EVERY_RECORDS: u64 = 250_000;
-
-/// How many records the rebuild decodes ahead of its fold: enough to cover a miss to memory
-/// (~100 ns) with the work on the records in between (tens of ns each).
-pub const FOLD_BEHIND_DECODE_RECORDS: usize = 8;
 
 /// What a rebuild folded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +48,11 @@ pub fn rebuild<L: EventLog + ?Sized>(
         if batch.is_empty() {
             break;
         }
-        // Records are decoded [`FOLD_BEHIND_DECODE_RECORDS`] ahead of the fold, so that each
-        // payment's bucket in the supervision view's tables is asked for before it is folded.
-        // Payments come as `Payment`s borrowing the read's bytes: no event is built for them.
-        let mut decoded: VecDeque<(EventMeta, ForViews<'_>)> = VecDeque::with_capacity(FOLD_BEHIND_DECODE_RECORDS + 1);
+        // Records are decoded [`PREFETCH_AHEAD_EVENTS`] ahead of the fold (as far as
+        // `Views::apply_all` prefetches), so that each payment's bucket in the supervision view's
+        // tables is asked for before it is folded. Payments come as `Payment`s borrowing the
+        // read's bytes: no event is built for them.
+        let mut decoded: VecDeque<(EventMeta, ForViews<'_>)> = VecDeque::with_capacity(PREFETCH_AHEAD_EVENTS + 1);
         let records_before = summary.records;
         for view in batch.iter() {
             let position = view.position();
@@ -72,7 +69,7 @@ pub fn rebuild<L: EventLog + ?Sized>(
             if !matches!(record, ForViews::Rejected) {
                 decoded.push_back((EventMeta { position, recorded_at_micros: time }, record));
                 summary.events += 1;
-                if decoded.len() > FOLD_BEHIND_DECODE_RECORDS {
+                if decoded.len() > PREFETCH_AHEAD_EVENTS {
                     let (meta, record) = decoded.pop_front().expect("not empty");
                     fold(&mut views, &meta, &record);
                 }
