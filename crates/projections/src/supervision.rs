@@ -391,7 +391,7 @@ pub struct Supervision {
     late_closes: Vec<LateCloseSignal>,
 }
 
-/// A [`RefKey`] and its [`Seen`]: one bucket of a [`RefTable`], 32 bytes.
+/// A [`RefKey`] and its [`Seen`]: one entry of a [`RefTable`], 32 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Bucket {
     key: RefKey,
@@ -399,113 +399,150 @@ struct Bucket {
 }
 
 /// No ref's key is all zeros (a short ref has a non-zero first byte, a long one [`LONG_REF`]
-/// set), so this marks an empty bucket.
+/// set), so no entry has this key.
 const EMPTY_KEY: RefKey = RefKey(0, 0);
 
-/// An empty bucket: only its key is ever read.
-const EMPTY_BUCKET: Bucket = Bucket { key: EMPTY_KEY, seen: Seen { position: 0, region: RegionCode::MIN, tag: 0 } };
+/// An empty slot of a [`RefTable`].
+const EMPTY_SLOT: u32 = 0;
 
-/// The smallest table.
-const REF_TABLE_MIN_BUCKETS: usize = 16;
+/// The fewest slots a table has.
+const REF_TABLE_MIN_SLOTS: usize = 16;
 
-/// Tables of at least this many buckets (4 MiB) are prefetched into: smaller ones stay in the
-/// cache, where a prefetch only costs the work of finding the bucket twice.
-const REF_TABLE_PREFETCH_MIN_BUCKETS: usize = 1 << 17;
+/// Tables of at least this many slots (1 MiB) are prefetched into: smaller ones stay in the
+/// cache, where a prefetch only costs the work of finding the slot twice.
+const REF_TABLE_PREFETCH_MIN_SLOTS: usize = 1 << 18;
 
-/// The beneficiaries of one period by [`RefKey`]: open addressing with linear probing over a
-/// power-of-two number of [`Bucket`]s, at most half full. The key and its [`Seen`] sit side by
-/// side, so a lookup reads one bucket (and rarely its neighbours): one cache line, where a
-/// hashbrown map reads its control bytes and then the entry, two lines in different places.
-/// Hundreds of thousands of beneficiaries a period do not fit the cache, so that line is a miss
-/// for nearly every payment; [`RefTable::prefetch`] lets a fold ask for it a few events early.
-/// Entries are never removed (the whole table goes when every unit has closed the period).
+/// The beneficiaries of one period by [`RefKey`]. The entries sit in a vector in the order they
+/// were first paid; an index of 4-byte slots finds them: open addressing with linear probing
+/// over a power-of-two number of slots, at most half full. A slot of a table of `2^k` slots
+/// holds the entry's number plus one in its low `k` bits and, above them, `32 - k` bits of the
+/// key's hash (its tag), so a probe reads an entry only when the tags agree: for nearly every
+/// key the entry it reads is its own. Hundreds of thousands of beneficiaries a period give an
+/// index of 2 MiB, which the cache can hold, where a table of the 32-byte entries themselves
+/// (16 MiB) could not, and missed the cache for nearly every payment. A new beneficiary, most
+/// payments' case, touches one slot and appends its entry. [`RefTable::prefetch`] lets a fold
+/// ask for a slot a few events early. Entries are never removed (the whole table goes when
+/// every unit has closed the period).
 #[derive(Debug, Clone, Default)]
 struct RefTable {
-    buckets: Vec<Bucket>,
-    len: usize,
+    slots: Vec<u32>,
+    entries: Vec<Bucket>,
 }
 
 impl RefTable {
     fn with_capacity(capacity: usize) -> RefTable {
-        let buckets = (capacity * 2).next_power_of_two().max(REF_TABLE_MIN_BUCKETS);
-        RefTable { buckets: vec![EMPTY_BUCKET; buckets], len: 0 }
+        let slots = (capacity * 2).next_power_of_two().max(REF_TABLE_MIN_SLOTS);
+        RefTable { slots: vec![EMPTY_SLOT; slots], entries: Vec::with_capacity(capacity) }
     }
 
     fn len(&self) -> usize {
-        self.len
+        self.entries.len()
     }
 
-    /// The key's home bucket: the high bits of a multiplicative hash of both words.
-    fn home(&self, key: &RefKey) -> usize {
-        let bits = self.buckets.len().trailing_zeros();
+    /// The mask of a slot's entry number (the low `k` bits of a table of `2^k` slots).
+    fn number_mask(&self) -> u32 {
+        u32::try_from(self.slots.len() - 1).expect("slots are counted in u32")
+    }
+
+    /// The key's home slot (the top `k` bits of a multiplicative hash of both words) and its
+    /// tag (the `32 - k` bits below them, in the slot's top bits).
+    #[inline]
+    fn home_and_tag(&self, key: &RefKey) -> (usize, u32) {
+        let bits = self.slots.len().trailing_zeros();
         let h = (key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        (h >> (64 - bits)) as usize
+        let home = (h >> (64 - bits)) as usize;
+        let tag = (((h >> 32) << bits) as u32) & !self.number_mask();
+        (home, tag)
     }
 
     /// Whether the table is too large for the cache, so that prefetching pays for itself.
     fn worth_prefetching(&self) -> bool {
-        self.buckets.len() >= REF_TABLE_PREFETCH_MIN_BUCKETS
+        self.slots.len() >= REF_TABLE_PREFETCH_MIN_SLOTS
     }
 
-    /// Asks the processor to start loading the key's home bucket.
+    /// Asks the processor to start loading the key's home slot.
     fn prefetch(&self, key: &RefKey) {
-        if !self.buckets.is_empty() {
-            fundledger_domain::compact::prefetch(&self.buckets[self.home(key)]);
+        if !self.slots.is_empty() {
+            fundledger_domain::compact::prefetch(&self.slots[self.home_and_tag(key).0]);
         }
     }
 
-    /// The bucket holding `key`, or the empty bucket where it would go (the table has buckets
-    /// and at least one is empty).
-    fn probe(&self, key: &RefKey) -> usize {
-        let mask = self.buckets.len() - 1;
-        let mut at = self.home(key);
-        while self.buckets[at].key != *key && self.buckets[at].key != EMPTY_KEY {
+    /// `Ok` with the number of the entry holding `key`, or `Err` with the empty slot where it
+    /// would go (the table has slots and at least one is empty).
+    #[inline]
+    fn find(&self, key: &RefKey) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let numbers = self.number_mask();
+        let (mut at, tag) = self.home_and_tag(key);
+        loop {
+            let slot = self.slots[at];
+            if slot == EMPTY_SLOT {
+                return Err(at);
+            }
+            if slot & !numbers == tag {
+                let number = (slot & numbers) as usize - 1;
+                if self.entries[number].key == *key {
+                    return Ok(number);
+                }
+            }
             at = (at + 1) & mask;
         }
-        at
     }
 
     fn get(&self, key: &RefKey) -> Option<&Seen> {
-        if self.buckets.is_empty() {
+        if self.slots.is_empty() {
             return None;
         }
-        let bucket = &self.buckets[self.probe(key)];
-        (bucket.key == *key).then_some(&bucket.seen)
+        self.find(key).ok().map(|number| &self.entries[number].seen)
     }
 
     /// The entry under `key`, inserting `fresh` if there is none; `true` if it was inserted.
     fn entry(&mut self, key: RefKey, fresh: Seen) -> (&mut Seen, bool) {
         debug_assert_ne!(key, EMPTY_KEY);
-        if (self.len + 1) * 2 > self.buckets.len() {
+        if (self.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let at = self.probe(&key);
-        let inserted = self.buckets[at].key == EMPTY_KEY;
-        if inserted {
-            self.buckets[at] = Bucket { key, seen: fresh };
-            self.len += 1;
+        match self.find(&key) {
+            Ok(number) => (&mut self.entries[number].seen, false),
+            Err(at) => {
+                self.entries.push(Bucket { key, seen: fresh });
+                self.slots[at] = self.home_and_tag(&key).1 | self.slot_number(self.entries.len());
+                (&mut self.entries.last_mut().expect("pushed").seen, true)
+            }
         }
-        (&mut self.buckets[at].seen, inserted)
     }
 
+    /// The low bits of a slot for the entry numbered `count - 1`.
+    fn slot_number(&self, count: usize) -> u32 {
+        let number = u32::try_from(count).ok().filter(|&n| n <= self.number_mask());
+        number.expect("a period's beneficiaries fit its index")
+    }
+
+    /// Twice the slots, each entry re-indexed in order (the entries themselves stay put).
     fn grow(&mut self) {
-        let size = (self.buckets.len() * 2).max(REF_TABLE_MIN_BUCKETS);
-        let old = std::mem::replace(&mut self.buckets, vec![EMPTY_BUCKET; size]);
-        self.len = 0;
-        for bucket in old.into_iter().filter(|b| b.key != EMPTY_KEY) {
-            self.entry(bucket.key, bucket.seen);
+        let size = (self.slots.len() * 2).max(REF_TABLE_MIN_SLOTS);
+        assert!(size <= 1 << 31, "over 2^30 beneficiaries in one period");
+        self.slots = vec![EMPTY_SLOT; size];
+        let mask = size - 1;
+        for count in 1..=self.entries.len() {
+            let (mut at, tag) = self.home_and_tag(&self.entries[count - 1].key);
+            while self.slots[at] != EMPTY_SLOT {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = tag | self.slot_number(count);
         }
     }
 
     fn iter(&self) -> impl Iterator<Item = (&RefKey, &Seen)> {
-        self.buckets.iter().filter(|b| b.key != EMPTY_KEY).map(|b| (&b.key, &b.seen))
+        self.entries.iter().map(|b| (&b.key, &b.seen))
     }
 }
 
-/// Equal contents, whatever the bucket order (a table grown in steps and one sized up front).
+/// Equal contents, whatever the order (entries first paid in another order, slots placed
+/// differently by a table grown in steps and one sized up front).
 impl PartialEq for RefTable {
     fn eq(&self, other: &RefTable) -> bool {
-        self.len == other.len && self.iter().all(|(key, seen)| other.get(key) == Some(seen))
+        self.len() == other.len() && self.iter().all(|(key, seen)| other.get(key) == Some(seen))
     }
 }
 
@@ -537,7 +574,7 @@ impl<'de> Deserialize<'de> for RefTable {
 }
 
 /// Beneficiaries paid in one period: 32 bytes an entry (a 16-byte key and a [`Seen`]) rather
-/// than a 41-byte ref and its first payment, so the table stays in cache while it fills.
+/// than a 41-byte ref and its first payment, and two to four 4-byte index slots per entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct SeenPeriod {
     by_key: RefTable,
@@ -979,7 +1016,7 @@ mod tests {
         for i in 0..keys {
             let (seen, inserted) = grown.entry(table_key(i), table_seen(i));
             assert!(inserted && *seen == table_seen(i), "{i}");
-            assert!(grown.len() * 2 <= grown.buckets.len());
+            assert!(grown.len() * 2 <= grown.slots.len());
         }
         // A second entry under a key finds the first, unchanged.
         for i in (0..keys).step_by(97) {
@@ -1002,6 +1039,29 @@ mod tests {
         let mut fewer = RefTable::default();
         fewer.entry(table_key(1), table_seen(1));
         assert_ne!(fewer, grown);
+    }
+
+    #[test]
+    fn ref_tables_tell_apart_keys_with_the_same_home_and_tag() {
+        // Two keys whose hash gives the same slot and the same tag in a 16-slot table (28 bits
+        // to match: found among a few hundred thousand keys).
+        let small = RefTable::with_capacity(0);
+        assert_eq!(small.slots.len(), REF_TABLE_MIN_SLOTS);
+        let mut by_hash: std::collections::HashMap<(usize, u32), u64> = std::collections::HashMap::new();
+        let (a, b) = (0..1u64 << 22)
+            .find_map(|i| by_hash.insert(small.home_and_tag(&table_key(i)), i).map(|j| (j, i)))
+            .expect("a shared home and tag");
+        assert_ne!(table_key(a), table_key(b));
+        for first in [a, b] {
+            let second = if first == a { b } else { a };
+            let mut t = RefTable::with_capacity(0);
+            assert!(t.entry(table_key(first), table_seen(first)).1);
+            assert_eq!(t.get(&table_key(second)), None, "same tag, another key");
+            assert!(t.entry(table_key(second), table_seen(second)).1);
+            assert_eq!(t.get(&table_key(first)), Some(&table_seen(first)));
+            assert_eq!(t.get(&table_key(second)), Some(&table_seen(second)));
+            assert_eq!(t.len(), 2);
+        }
     }
 
     #[test]
