@@ -709,7 +709,7 @@ fn basis_to_pb(basis: &Basis) -> pb::Basis {
     pb::Basis { kind: Some(kind) }
 }
 
-fn basis_from_pb(msg: pb::Basis) -> Result<Basis, DecodeError> {
+pub(crate) fn basis_from_pb(msg: pb::Basis) -> Result<Basis, DecodeError> {
     use pb::basis::Kind;
     Ok(match msg.kind.ok_or(DecodeError::Missing { field: "Basis.kind" })? {
         Kind::DisabilitySubsidy(d) => Basis::DisabilitySubsidy {

@@ -16,7 +16,7 @@
 use fundledger_domain::{Basis, Event, Payment, PaymentId, Period, PlanId, TaxBatchRef};
 use prost::encoding::WireType;
 
-use crate::scan::{delimited, key, keyed_delimited, keyed_varint, skip, varint};
+use crate::scan::{delimited, key, keyed_delimited, keyed_varint, keyed_varint_or_default, one_byte_key, skip, varint};
 
 use crate::convert::{
     benefit_type_from_pb, expenditure_category_from_pb, income_category_from_pb, legacy_fund_kind_from_pb, money,
@@ -54,7 +54,15 @@ pub(crate) fn decode_for_views(bytes: &[u8]) -> Option<ForViews<'_>> {
     match body {
         Body::Rejected(_) => Some(ForViews::Rejected),
         Body::Event(content) => match kind(content)? {
-            (BENEFIT_PAID, kind) => Some(ForViews::Payment(payment(PaidFields::read(kind)?)?.0)),
+            (BENEFIT_PAID, kind) => {
+                let fields = PaidFields::read(kind)?;
+                let payment = payment(&fields)?;
+                // Checked as the event's would be, then dropped: no view reads it.
+                if let Some(content) = fields.basis {
+                    basis(content)?;
+                }
+                Some(ForViews::Payment(payment))
+            }
             (tag, kind) => Some(ForViews::Event(Box::new(event(tag, kind)?))),
         },
     }
@@ -178,11 +186,12 @@ impl<'a> PaidFields<'a> {
     }
 }
 
-/// `BenefitPaid`: the payment as views read it, and its basis. Integer fields take a varint's
-/// low bits, as protobuf does (`uint32`, `int32` enums, `int64`).
+/// `BenefitPaid` as views read it: every field but the basis, which callers read as they need
+/// it ([`basis`]). Integer fields take a varint's low bits, as protobuf does (`uint32`, `int32`
+/// enums, `int64`).
 #[inline]
-fn payment(f: PaidFields<'_>) -> Option<(Payment<'_>, Option<Basis>)> {
-    let payment = Payment::checked(
+fn payment<'a>(f: &PaidFields<'a>) -> Option<Payment<'a>> {
+    Payment::checked(
         f.payment_id,
         region("", f.region as u32).ok()?,
         period("", f.period as u32).ok()?,
@@ -190,12 +199,7 @@ fn payment(f: PaidFields<'_>) -> Option<(Payment<'_>, Option<Basis>)> {
         expenditure_category_from_pb("", f.category as i32).ok()?,
         f.beneficiary,
         f.amount_fen as i64,
-    )?;
-    let basis = match f.basis {
-        None => None,
-        Some(content) => Some(basis(content)?),
-    };
-    Some((payment, basis))
+    )
 }
 
 /// An event of a kind this path reads, from its field number and content.
@@ -252,7 +256,12 @@ fn event(tag: u32, content: &[u8]) -> Option<Event> {
             amount: money("", f.i64(5)?).ok()?,
         },
         BENEFIT_PAID => {
-            let (p, basis) = payment(PaidFields::of(&f)?)?;
+            let fields = PaidFields::of(&f)?;
+            let p = payment(&fields)?;
+            let basis = match fields.basis {
+                None => None,
+                Some(content) => Some(basis(content)?),
+            };
             Event::BenefitPaid {
                 payment_id: p.payment_id_owned(),
                 region: p.region,
@@ -281,8 +290,55 @@ fn event(tag: u32, content: &[u8]) -> Option<Event> {
     })
 }
 
-/// `Basis`: exactly one `kind`.
-fn basis(mut buf: &[u8]) -> Option<Basis> {
+/// `Basis`: exactly one `kind`. Read first as this contract's encoder lays it out (below), else
+/// field by field.
+#[inline]
+fn basis(buf: &[u8]) -> Option<Basis> {
+    let (tag, values) = match basis_in_order(buf) {
+        Some(read) => read,
+        None => basis_by_fields(buf)?,
+    };
+    basis_from(tag, values)
+}
+
+/// The basis kind's field number and its values: `[level, 0, ..]` for nursing, `[0, field 1,
+/// field 2, ..]` for the varint fields of a disability or dependants' content, zeros for an
+/// `Empty` one.
+type BasisValues = (u32, [u64; 5]);
+
+/// The layout the encoder writes: the kind's field alone, and in a content message its fields
+/// in order, each at most once (proto3 leaves out a field at its default, so any may be
+/// missing), and nothing else. Such a basis reads the same as through [`basis_by_fields`];
+/// any other layout is declined here, and read there.
+#[inline(always)]
+fn basis_in_order(buf: &[u8]) -> Option<BasisValues> {
+    let (&first, mut rest) = buf.split_first()?;
+    let tag = u32::from(first >> 3);
+    let mut values = [0u64; 5];
+    if first == one_byte_key(3, 0) {
+        values[0] = varint(&mut rest)?;
+    } else {
+        let fields = match tag {
+            1 | 2 if first & 7 == 2 => 2,
+            6 if first & 7 == 2 => 4,
+            4 | 5 if first & 7 == 2 => 0,
+            _ => return None,
+        };
+        let mut content = delimited(&mut rest)?;
+        for (number, value) in (1..=fields).zip(&mut values[1..]) {
+            if let Some(v) = keyed_varint_or_default(&mut content, number) {
+                *value = v?;
+            }
+        }
+        if !content.is_empty() {
+            return None;
+        }
+    }
+    rest.is_empty().then_some((tag, values))
+}
+
+/// Any layout protobuf accepts (the reference decides on groups and repeated messages).
+fn basis_by_fields(mut buf: &[u8]) -> Option<BasisValues> {
     let mut kind: Option<(u32, u64, &[u8])> = None;
     while !buf.is_empty() {
         let (tag, wire_type) = key(&mut buf)?;
@@ -296,32 +352,48 @@ fn basis(mut buf: &[u8]) -> Option<Basis> {
         }
     }
     let (tag, level, content) = kind?;
-    Some(match tag {
-        3 => Basis::Nursing { level: nursing_level_from_pb("", level as i32).ok()? },
+    let values = match tag {
+        3 => [level, 0, 0, 0, 0],
         1 | 2 => {
             let d = Fields::read(content)?;
-            let grade = small("", d.u32(1)?).ok()?;
-            let own_wage = money("", d.i64(2)?).ok()?;
+            [0, d.varint(1)?, d.varint(2)?, 0, 0]
+        }
+        4 | 5 => {
+            // `Empty`: nothing but (skipped) unknown fields.
+            skip_all(content)?;
+            [0; 5]
+        }
+        _ => {
+            let d = Fields::read(content)?;
+            [0, d.varint(1)?, d.varint(2)?, d.varint(3)?, d.varint(4)?]
+        }
+    };
+    Some((tag, values))
+}
+
+/// The basis from its kind and values, checked as the reference decoder checks it. Integer
+/// fields take a varint's low bits, as protobuf does (`uint32`, `int32` enums, `int64`).
+#[inline(always)]
+fn basis_from(tag: u32, v: [u64; 5]) -> Option<Basis> {
+    Some(match tag {
+        3 => Basis::Nursing { level: nursing_level_from_pb("", v[0] as i32).ok()? },
+        1 | 2 => {
+            let grade = small("", v[1] as u32).ok()?;
+            let own_wage = money("", v[2] as i64).ok()?;
             if tag == 1 {
                 Basis::DisabilitySubsidy { grade, own_wage }
             } else {
                 Basis::DisabilityAllowance { grade, own_wage }
             }
         }
-        4 | 5 => {
-            // `Empty`: nothing but (skipped) unknown fields.
-            skip_all(content)?;
-            if tag == 4 { Basis::Funeral } else { Basis::WorkDeath }
-        }
-        _ => {
-            let d = Fields::read(content)?;
-            Basis::DependantsPension {
-                deceased_wage: money("", d.i64(1)?).ok()?,
-                spouse: d.varint(2)? != 0,
-                other_dependants: small("", d.u32(3)?).ok()?,
-                orphans_or_lone_elders: small("", d.u32(4)?).ok()?,
-            }
-        }
+        4 => Basis::Funeral,
+        5 => Basis::WorkDeath,
+        _ => Basis::DependantsPension {
+            deceased_wage: money("", v[1] as i64).ok()?,
+            spouse: v[2] != 0,
+            other_dependants: small("", v[3] as u32).ok()?,
+            orphans_or_lone_elders: small("", v[4] as u32).ok()?,
+        },
     })
 }
 
@@ -443,8 +515,88 @@ fn skip_all(mut buf: &[u8]) -> Option<()> {
 mod tests {
     use prost::Message;
 
-    use super::PaidFields;
+    use super::{PaidFields, basis, basis_by_fields, basis_in_order};
     use crate::pb;
+    use pb::basis::Kind;
+
+    /// Every kind of basis, with fields at their default (left out by the encoder) and not.
+    fn bases() -> Vec<pb::Basis> {
+        let disability = |grade, own_wage_fen| pb::DisabilityBasis { grade, own_wage_fen };
+        let dependants = |deceased_wage_fen, spouse, other_dependants, orphans_or_lone_elders| pb::DependantsBasis {
+            deceased_wage_fen,
+            spouse,
+            other_dependants,
+            orphans_or_lone_elders,
+        };
+        [
+            Kind::DisabilitySubsidy(disability(4, 812_345)),
+            Kind::DisabilityAllowance(disability(7, 600_000)),
+            Kind::DisabilityAllowance(disability(0, 600_000)),
+            Kind::DisabilitySubsidy(disability(3, 0)),
+            Kind::Nursing(1),
+            Kind::Nursing(3),
+            Kind::Funeral(pb::Empty {}),
+            Kind::WorkDeath(pb::Empty {}),
+            Kind::DependantsPension(dependants(950_000, true, 2, 1)),
+            Kind::DependantsPension(dependants(950_000, false, 0, 3)),
+            Kind::DependantsPension(dependants(0, false, 0, 0)),
+            // Values the checks refuse: a grade past u8, an amount past the ceiling.
+            Kind::DisabilitySubsidy(disability(300, 1)),
+            Kind::DependantsPension(dependants(i64::MAX, true, 1, 1)),
+            Kind::Nursing(99),
+        ]
+        .into_iter()
+        .map(|kind| pb::Basis { kind: Some(kind) })
+        .collect()
+    }
+
+    /// What the reference conversion makes of a basis.
+    fn reference(message: &pb::Basis) -> Option<fundledger_domain::Basis> {
+        crate::convert::basis_from_pb(*message).ok()
+    }
+
+    #[test]
+    fn bases_as_the_encoder_writes_them_are_read_in_order_as_the_reference_reads_them() {
+        for message in bases() {
+            let bytes = message.encode_to_vec();
+            let in_order = basis_in_order(&bytes).expect("the encoder's layout");
+            assert_eq!(Some(in_order), basis_by_fields(&bytes), "{message:?}");
+            assert_eq!(basis(&bytes), reference(&message), "{message:?}");
+        }
+    }
+
+    #[test]
+    fn other_basis_layouts_are_left_to_the_field_table() {
+        for message in bases() {
+            let bytes = message.encode_to_vec();
+            // An unknown field after the kind, and one inside its content (a newer writer):
+            // declined in order, read by the table as the same basis.
+            let mut extended = bytes.clone();
+            extended.extend_from_slice(&[0x78, 0x01]); // field 15, varint 1
+            let mut inner = bytes.clone();
+            if bytes[0] & 7 == 2 {
+                inner[1] += 2;
+                inner.extend_from_slice(&[0x78, 0x01]);
+            }
+            for layout in [&extended, &inner] {
+                if *layout == bytes {
+                    continue;
+                }
+                assert_eq!(basis_in_order(layout), None, "{layout:02x?}");
+                assert_eq!(basis(layout), reference(&message), "{layout:02x?}");
+            }
+            // Two kinds: protobuf keeps the last; the fast path leaves that to the reference.
+            let mut twice = bytes.clone();
+            twice.extend_from_slice(&bytes);
+            assert_eq!(basis_in_order(&twice), None);
+            assert_eq!(basis(&twice), None);
+        }
+        // Content fields out of order: declined in order, the same values by the table.
+        let swapped = [0x0a, 0x04, 0x10, 0x05, 0x08, 0x03]; // subsidy: own wage 5, then grade 3
+        assert_eq!(basis_in_order(&swapped), None);
+        assert_eq!(basis(&swapped), reference(&pb::Basis::decode(&swapped[..]).unwrap()));
+        assert!(basis(&swapped).is_some());
+    }
 
     fn paid(basis: Option<pb::Basis>) -> pb::BenefitPaid {
         pb::BenefitPaid {

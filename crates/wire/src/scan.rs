@@ -94,6 +94,20 @@ pub fn keyed_varint(buf: &mut &[u8], tag: u8) -> Option<u64> {
     varint(buf)
 }
 
+/// A varint field `tag` (below 16) if it is next in `buf`: `Some(value)`, or `Some(None)` for a
+/// malformed varint; `None`, and nothing read, if another field or nothing comes next (a reader
+/// of fields in order then takes the field's default).
+#[inline(always)]
+pub fn keyed_varint_or_default(buf: &mut &[u8], tag: u8) -> Option<Option<u64>> {
+    match buf.split_first() {
+        Some((&first, rest)) if first == one_byte_key(tag, 0) => {
+            *buf = rest;
+            Some(varint(buf))
+        }
+        _ => None,
+    }
+}
+
 /// A length-delimited field `tag` (below 16) next in `buf`, or `None`.
 #[inline(always)]
 pub fn keyed_delimited<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
