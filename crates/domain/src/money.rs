@@ -169,9 +169,10 @@ impl Money {
         Money::within_ceiling(self.to_fen() - other.to_fen())
     }
 
-    /// `fen` as money if it is within the ceiling. Zero is always positive zero.
+    /// `fen` as money if it is within the ceiling (as [`Money::from_fen`], without an error to
+    /// build). Zero is always positive zero.
     #[inline]
-    fn within_ceiling(fen: i64) -> Option<Money> {
+    pub fn within_ceiling(fen: i64) -> Option<Money> {
         Money::fen_within_ceiling(fen).then(|| Money(Decimal::new(fen, MONEY_SCALE)))
     }
 

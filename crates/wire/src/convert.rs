@@ -748,11 +748,28 @@ macro_rules! enum_map {
         pub(crate) fn $from(field: &'static str, value: i32) -> Result<$domain, DecodeError> {
             match pb::$pb::try_from(value) {
                 Ok(pb::$pb::Unspecified) => Err(DecodeError::Unspecified { field }),
-                $(Ok(pb::$pb::$p) => Ok($domain::$d),)+
                 Err(_) => Err(DecodeError::UnknownEnum { field, value }),
+                Ok(_) => Ok($domain::from_pb_number(value).expect("a known number other than 0")),
+            }
+        }
+
+        impl FromPbNumber for $domain {
+            #[inline]
+            fn from_pb_number(value: i32) -> Option<$domain> {
+                match pb::$pb::try_from(value) {
+                    $(Ok(pb::$pb::$p) => Some($domain::$d),)+
+                    Ok(pb::$pb::Unspecified) | Err(_) => None,
+                }
             }
         }
     };
+}
+
+/// A domain enum from its protobuf number, without an error to build and drop: `None` for 0
+/// ("unspecified") and for numbers the enum does not have. The fast decoder's check; `*_from_pb`
+/// report which of the two it was.
+pub(crate) trait FromPbNumber: Sized {
+    fn from_pb_number(value: i32) -> Option<Self>;
 }
 
 enum_map!(income_category_to_pb, income_category_from_pb, IncomeCategory, IncomeCategory {
@@ -827,10 +844,13 @@ fn period_to_pb(period: Period) -> u32 {
 }
 
 pub(crate) fn period(field: &'static str, value: u32) -> Result<Period, DecodeError> {
-    let bad = || DecodeError::BadPeriod { field, value };
-    let year = u16::try_from(value / 100).map_err(|_| bad())?;
-    let month = u8::try_from(value % 100).map_err(|_| bad())?;
-    Period::new(year, month).ok_or_else(bad)
+    period_of(value).ok_or(DecodeError::BadPeriod { field, value })
+}
+
+/// A `YYYYMM` number as a period, if it is one.
+#[inline]
+pub(crate) fn period_of(value: u32) -> Option<Period> {
+    Period::new(u16::try_from(value / 100).ok()?, u8::try_from(value % 100).ok()?)
 }
 
 /// A year field (budgets, gap shares): checked against the period range, because the domain

@@ -13,15 +13,12 @@
 //!
 //! The wire-level primitives are [`crate::scan`]'s.
 
-use fundledger_domain::{Basis, Event, Payment, PaymentId, Period, PlanId, TaxBatchRef};
+use fundledger_domain::{Basis, Event, Money, Payment, PaymentId, Period, PlanId, RegionCode, TaxBatchRef};
 use prost::encoding::WireType;
 
 use crate::scan::{delimited, key, keyed_delimited, keyed_varint, keyed_varint_or_default, one_byte_key, skip, varint};
 
-use crate::convert::{
-    benefit_type_from_pb, expenditure_category_from_pb, income_category_from_pb, legacy_fund_kind_from_pb, money,
-    nursing_level_from_pb, period, provincial_income_kind_from_pb, region, reversal_reason_from_pb, small,
-};
+use crate::convert::{FromPbNumber, period_of};
 use crate::{ForViews, RecordedEvent};
 
 /// `StoredRecord` field numbers the fast path reads.
@@ -33,6 +30,36 @@ const RECORD_REJECTED: u32 = 21;
 /// What the fast path concluded: `None` means "not answered here, ask the reference decoder";
 /// `Some(None)` is a refusal record; `Some(Some(e))` an event.
 pub(crate) type Answer = Option<Option<RecordedEvent>>;
+
+// The checks of the reference conversion (`crate::convert`), as `Option`s: a value they refuse
+// makes this path decline, and the reference then reports the error.
+
+#[inline(always)]
+fn region(value: u32) -> Option<RegionCode> {
+    RegionCode::new(value)
+}
+
+#[inline(always)]
+fn period(value: u32) -> Option<Period> {
+    period_of(value)
+}
+
+#[inline(always)]
+fn money(fen: i64) -> Option<Money> {
+    Money::within_ceiling(fen)
+}
+
+/// A count or grade the domain keeps in a `u8`.
+#[inline(always)]
+fn small(value: u32) -> Option<u8> {
+    u8::try_from(value).ok()
+}
+
+/// A domain enum from its protobuf number (not 0, which is "unspecified").
+#[inline(always)]
+fn number<T: FromPbNumber>(value: i32) -> Option<T> {
+    T::from_pb_number(value)
+}
 
 /// Decodes one payload if it has a shape this path answers for (see the module doc).
 pub(crate) fn decode_event_only(bytes: &[u8]) -> Answer {
@@ -100,7 +127,7 @@ fn envelope(bytes: &[u8]) -> Option<(i64, Period, Body<'_>)> {
         }
         event => event,
     };
-    Some((recorded_at_micros, period("", effective_period).ok()?, body))
+    Some((recorded_at_micros, period(effective_period)?, body))
 }
 
 /// A record's body: an event's content, or a rejection (its content, until checked).
@@ -193,10 +220,10 @@ impl<'a> PaidFields<'a> {
 fn payment<'a>(f: &PaidFields<'a>) -> Option<Payment<'a>> {
     Payment::checked(
         f.payment_id,
-        region("", f.region as u32).ok()?,
-        period("", f.period as u32).ok()?,
-        benefit_type_from_pb("", f.benefit as i32).ok()?,
-        expenditure_category_from_pb("", f.category as i32).ok()?,
+        region(f.region as u32)?,
+        period(f.period as u32)?,
+        number(f.benefit as i32)?,
+        number(f.category as i32)?,
         f.beneficiary,
         f.amount_fen as i64,
     )
@@ -209,51 +236,51 @@ fn event(tag: u32, content: &[u8]) -> Option<Event> {
     // matter in errors, and errors are the reference decoder's to report.
     Some(match tag {
         1 => Event::CollectionRecorded {
-            region: region("", f.u32(1)?).ok()?,
-            period: period("", f.u32(2)?).ok()?,
-            category: income_category_from_pb("", f.i32(3)?).ok()?,
-            amount: money("", f.i64(4)?).ok()?,
+            region: region(f.u32(1)?)?,
+            period: period(f.u32(2)?)?,
+            category: number(f.i32(3)?)?,
+            amount: money(f.i64(4)?)?,
             tax_batch: TaxBatchRef::parse_bytes(f.text(5)?).ok()?,
         },
         2 => Event::CollectionRefunded {
-            region: region("", f.u32(1)?).ok()?,
-            period: period("", f.u32(2)?).ok()?,
-            category: income_category_from_pb("", f.i32(3)?).ok()?,
+            region: region(f.u32(1)?)?,
+            period: period(f.u32(2)?)?,
+            category: number(f.i32(3)?)?,
             tax_batch: TaxBatchRef::parse_bytes(f.text(4)?).ok()?,
-            amount: money("", f.i64(5)?).ok()?,
+            amount: money(f.i64(5)?)?,
         },
         3 => Event::TransferRecorded {
-            region: region("", f.u32(1)?).ok()?,
-            period: period("", f.u32(2)?).ok()?,
-            amount: money("", f.i64(3)?).ok()?,
+            region: region(f.u32(1)?)?,
+            period: period(f.u32(2)?)?,
+            amount: money(f.i64(3)?)?,
         },
         4 => Event::ProvincialIncomeRecorded {
-            kind: provincial_income_kind_from_pb("", f.i32(1)?).ok()?,
-            period: period("", f.u32(2)?).ok()?,
-            amount: money("", f.i64(3)?).ok()?,
+            kind: number(f.i32(1)?)?,
+            period: period(f.u32(2)?)?,
+            amount: money(f.i64(3)?)?,
         },
         5 => Event::LegacyReserveConsolidated {
-            region: region("", f.u32(1)?).ok()?,
-            kind: legacy_fund_kind_from_pb("", f.i32(2)?).ok()?,
-            period: period("", f.u32(3)?).ok()?,
-            amount: money("", f.i64(4)?).ok()?,
+            region: region(f.u32(1)?)?,
+            kind: number(f.i32(2)?)?,
+            period: period(f.u32(3)?)?,
+            amount: money(f.i64(4)?)?,
         },
         9 => Event::PlanApproved {
             plan_id: PlanId::parse_bytes(f.text(1)?).ok()?,
-            region: region("", f.u32(2)?).ok()?,
-            period: period("", f.u32(3)?).ok()?,
+            region: region(f.u32(2)?)?,
+            period: period(f.u32(3)?)?,
         },
         11 => Event::PlanReviewed {
             plan_id: PlanId::parse_bytes(f.text(1)?).ok()?,
-            region: region("", f.u32(2)?).ok()?,
-            period: period("", f.u32(3)?).ok()?,
+            region: region(f.u32(2)?)?,
+            period: period(f.u32(3)?)?,
         },
         12 => Event::FundsAllocated {
             plan_id: PlanId::parse_bytes(f.text(1)?).ok()?,
-            region: region("", f.u32(2)?).ok()?,
-            period: period("", f.u32(3)?).ok()?,
+            region: region(f.u32(2)?)?,
+            period: period(f.u32(3)?)?,
             tranche: f.u32(4)?,
-            amount: money("", f.i64(5)?).ok()?,
+            amount: money(f.i64(5)?)?,
         },
         BENEFIT_PAID => {
             let fields = PaidFields::of(&f)?;
@@ -275,15 +302,15 @@ fn event(tag: u32, content: &[u8]) -> Option<Event> {
         }
         14 => Event::PaymentReversed {
             payment_id: PaymentId::parse_bytes(f.text(1)?).ok()?,
-            region: region("", f.u32(2)?).ok()?,
-            period: period("", f.u32(3)?).ok()?,
-            paid_period: period("", f.u32(4)?).ok()?,
-            benefit: benefit_type_from_pb("", f.i32(5)?).ok()?,
-            category: expenditure_category_from_pb("", f.i32(6)?).ok()?,
-            amount: money("", f.i64(7)?).ok()?,
-            reason: reversal_reason_from_pb("", f.i32(8)?).ok()?,
+            region: region(f.u32(2)?)?,
+            period: period(f.u32(3)?)?,
+            paid_period: period(f.u32(4)?)?,
+            benefit: number(f.i32(5)?)?,
+            category: number(f.i32(6)?)?,
+            amount: money(f.i64(7)?)?,
+            reason: number(f.i32(8)?)?,
         },
-        15 => Event::PeriodClosed { region: region("", f.u32(1)?).ok()?, period: period("", f.u32(2)?).ok()? },
+        15 => Event::PeriodClosed { region: region(f.u32(1)?)?, period: period(f.u32(2)?)? },
         // Budgets, plan submissions and rejections, rates and gap shares carry lists or free
         // text and are rare: the reference decodes them.
         _ => return None,
@@ -376,10 +403,10 @@ fn basis_by_fields(mut buf: &[u8]) -> Option<BasisValues> {
 #[inline(always)]
 fn basis_from(tag: u32, v: [u64; 5]) -> Option<Basis> {
     Some(match tag {
-        3 => Basis::Nursing { level: nursing_level_from_pb("", v[0] as i32).ok()? },
+        3 => Basis::Nursing { level: number(v[0] as i32)? },
         1 | 2 => {
-            let grade = small("", v[1] as u32).ok()?;
-            let own_wage = money("", v[2] as i64).ok()?;
+            let grade = small(v[1] as u32)?;
+            let own_wage = money(v[2] as i64)?;
             if tag == 1 {
                 Basis::DisabilitySubsidy { grade, own_wage }
             } else {
@@ -389,10 +416,10 @@ fn basis_from(tag: u32, v: [u64; 5]) -> Option<Basis> {
         4 => Basis::Funeral,
         5 => Basis::WorkDeath,
         _ => Basis::DependantsPension {
-            deceased_wage: money("", v[1] as i64).ok()?,
+            deceased_wage: money(v[1] as i64)?,
             spouse: v[2] != 0,
-            other_dependants: small("", v[3] as u32).ok()?,
-            orphans_or_lone_elders: small("", v[4] as u32).ok()?,
+            other_dependants: small(v[3] as u32)?,
+            orphans_or_lone_elders: small(v[4] as u32)?,
         },
     })
 }
