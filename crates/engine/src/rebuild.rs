@@ -70,8 +70,10 @@ pub fn rebuild<L: EventLog + ?Sized>(
                 decoded.push_back((EventMeta { position, recorded_at_micros: time }, record));
                 summary.events += 1;
                 if decoded.len() > PREFETCH_AHEAD_EVENTS {
-                    let (meta, record) = decoded.pop_front().expect("not empty");
-                    fold(&mut views, &meta, &record);
+                    // Folded where it lies, then dropped: not moved out of the ring first.
+                    let (meta, record) = decoded.front().expect("not empty");
+                    fold(&mut views, meta, record);
+                    decoded.pop_front();
                 }
             }
             summary.records += 1;
