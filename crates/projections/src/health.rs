@@ -34,7 +34,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::EventMeta;
-use crate::util::{FastMap, fen, money, sorted_map};
+use crate::util::{MemoMap, fen, money};
 
 /// Most recent periods with expenditure that the average monthly expenditure covers.
 pub const TRAILING_EXPENDITURE_PERIODS_MAX: usize = 12;
@@ -179,10 +179,8 @@ struct RegionYearFen {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundHealth {
     params: HealthParams,
-    #[serde(with = "sorted_map")]
-    periods: FastMap<Period, PeriodFen>,
-    #[serde(with = "sorted_map")]
-    region_years: FastMap<(RegionCode, u16), RegionYearFen>,
+    periods: MemoMap<Period, PeriodFen>,
+    region_years: MemoMap<(RegionCode, u16), RegionYearFen>,
     /// Premium income net of refunds per year; present once the year has any premium event.
     premium_by_year: BTreeMap<u16, i64>,
     /// Prevention net paid per year of the original payment.
@@ -198,8 +196,8 @@ impl FundHealth {
     pub fn with_params(params: HealthParams) -> FundHealth {
         FundHealth {
             params,
-            periods: FastMap::default(),
-            region_years: FastMap::default(),
+            periods: MemoMap::default(),
+            region_years: MemoMap::default(),
             premium_by_year: BTreeMap::new(),
             prevention_by_year: BTreeMap::new(),
             gaps: Vec::new(),

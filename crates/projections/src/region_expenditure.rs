@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::EventMeta;
-use crate::util::{ByCategory, CATEGORY_COUNT, FastMap, cat, fen, lines_fen, money, pairs, sorted_map};
+use crate::util::{ByCategory, CATEGORY_COUNT, MemoMap, cat, fen, lines_fen, money, pairs};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct RowFen {
@@ -99,8 +99,7 @@ pub struct Execution {
 /// The region expenditure view.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionExpenditure {
-    #[serde(with = "sorted_map")]
-    rows: FastMap<(RegionCode, Period), RowFen>,
+    rows: MemoMap<(RegionCode, Period), RowFen>,
     plans: BTreeMap<PlanId, PlanFen>,
     /// The latest submitted plan of each region and period.
     #[serde(with = "pairs")]

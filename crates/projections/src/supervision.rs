@@ -30,7 +30,7 @@ use fundledger_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::EventMeta;
-use crate::util::{FastMap, fingerprint, money, pairs, sorted_map};
+use crate::util::{FastMap, MemoMap, fingerprint, money, pairs, sorted_map};
 
 /// A payment is an outlier above this multiple of its region and benefit type's running median.
 pub const OUTLIER_MULTIPLE: u64 = 3;
@@ -456,8 +456,7 @@ const INLINE_REF_BYTES: usize = 16;
 pub struct Supervision {
     /// Paying units in the policy: a period's beneficiary memory is dropped once all closed it.
     units: u16,
-    #[serde(with = "sorted_map")]
-    positions: FastMap<(RegionCode, Period), PaymentRun>,
+    positions: MemoMap<(RegionCode, Period), PaymentRun>,
     reversals: Vec<ReversalSignal>,
     /// Beneficiaries paid per period, kept while some unit still has the period open.
     seen: BTreeMap<Period, SeenPeriod>,
@@ -737,7 +736,7 @@ impl Supervision {
     pub fn with_units(units: u16) -> Supervision {
         Supervision {
             units,
-            positions: FastMap::default(),
+            positions: MemoMap::default(),
             reversals: Vec::new(),
             seen: BTreeMap::new(),
             closed_units: BTreeMap::new(),

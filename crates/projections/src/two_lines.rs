@@ -30,7 +30,7 @@ use fundledger_domain::{Event, Money, Payment, Period, RegionCode};
 use serde::{Deserialize, Serialize};
 
 use crate::EventMeta;
-use crate::util::{FastMap, fen, money, sorted_map};
+use crate::util::{MemoMap, fen, money};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct RowFen {
@@ -135,10 +135,8 @@ impl Reconciliation {
 /// The two-lines view.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TwoLines {
-    #[serde(with = "sorted_map")]
-    rows: FastMap<(RegionCode, Period), RowFen>,
-    #[serde(with = "sorted_map")]
-    accounts: FastMap<RegionCode, AccountsFen>,
+    rows: MemoMap<(RegionCode, Period), RowFen>,
+    accounts: MemoMap<RegionCode, AccountsFen>,
     /// The pooled fund's running balance.
     pooled: i64,
     provincial_income: i64,

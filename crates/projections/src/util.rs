@@ -204,6 +204,147 @@ pub(crate) fn lines_fen(lines: &[(ExpenditureCategory, Money)]) -> ByCategory {
     out
 }
 
+/// A [`FastMap`] that remembers where its last key is. A fold's consecutive events often touch
+/// the same region and period (a region's payments arrive in batches), and each payment
+/// touches six such maps; an update under the last key compares one key and skips the hash
+/// and the probe. Entries live in a vector in the order first
+/// inserted, found through a map of key → place; none is ever removed. Stored and compared as
+/// the map it is: sorted `(key, value)` pairs (the bytes [`sorted_map`] writes for a `FastMap`),
+/// content equality whatever the insertion order.
+#[derive(Debug, Clone)]
+pub(crate) struct MemoMap<K, V> {
+    places: FastMap<K, u32>,
+    entries: Vec<(K, V)>,
+    /// The key of the last `entry` and its place.
+    last: Option<(K, u32)>,
+}
+
+impl<K, V> Default for MemoMap<K, V> {
+    fn default() -> Self {
+        MemoMap { places: FastMap::default(), entries: Vec::new(), last: None }
+    }
+}
+
+/// A [`MemoMap`] entry, as `HashMap::entry` gives one: only `or_default` is needed.
+pub(crate) struct MemoEntry<'a, K, V> {
+    map: &'a mut MemoMap<K, V>,
+    key: K,
+}
+
+impl<'a, K: Copy + Eq + Hash, V: Default> MemoEntry<'a, K, V> {
+    #[inline]
+    pub(crate) fn or_default(self) -> &'a mut V {
+        let MemoEntry { map, key } = self;
+        let place = match map.last {
+            Some((last, place)) if last == key => place,
+            _ => {
+                let place = map.place_or_insert(key);
+                map.last = Some((key, place));
+                place
+            }
+        };
+        &mut map.entries[place as usize].1
+    }
+}
+
+impl<K: Copy + Eq + Hash, V> MemoMap<K, V> {
+    #[inline]
+    pub(crate) fn entry(&mut self, key: K) -> MemoEntry<'_, K, V> {
+        MemoEntry { map: self, key }
+    }
+
+    fn place_or_insert(&mut self, key: K) -> u32
+    where
+        V: Default,
+    {
+        let next = u32::try_from(self.entries.len()).expect("under 2^32 keys");
+        let place = *self.places.entry(key).or_insert(next);
+        if place == next {
+            self.entries.push((key, V::default()));
+        }
+        place
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
+        self.places.get(key).map(|&place| &self.entries[place as usize].1)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.places.get(key).map(|&place| &mut self.entries[place as usize].1)
+    }
+
+    pub(crate) fn contains_key(&self, key: &K) -> bool {
+        self.places.contains_key(key)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Entries in the order first inserted.
+    pub(crate) fn iter(&self) -> MemoIter<'_, K, V> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+}
+
+/// [`MemoMap::iter`]'s iterator.
+pub(crate) type MemoIter<'a, K, V> = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+
+impl<'a, K: Copy + Eq + Hash, V> IntoIterator for &'a MemoMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = MemoIter<'a, K, V>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<K: Copy + Eq + Hash, V> std::ops::Index<&K> for MemoMap<K, V> {
+    type Output = V;
+
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("a key of the map")
+    }
+}
+
+impl<K: Copy + Eq + Hash, V: PartialEq> PartialEq for MemoMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<K: Copy + Eq + Hash, V: Eq> Eq for MemoMap<K, V> {}
+
+impl<K: Copy + Eq + Hash + Ord + Serialize, V: Serialize> Serialize for MemoMap<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<(&K, &V)> = self.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        serializer.collect_seq(entries)
+    }
+}
+
+impl<'de, K: Copy + Eq + Hash + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for MemoMap<K, V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entries: Vec<(K, V)> = Vec::deserialize(deserializer)?;
+        let mut places = FastMap::default();
+        for (place, (key, _)) in entries.iter().enumerate() {
+            let place = u32::try_from(place).map_err(|_| serde::de::Error::custom("too many keys"))?;
+            if places.insert(*key, place).is_some() {
+                return Err(serde::de::Error::custom("a key twice in one map"));
+            }
+        }
+        Ok(MemoMap { places, entries, last: None })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +373,59 @@ mod tests {
         assert_eq!(fingerprint("P-1"), fingerprint("P-1"));
         assert_ne!(fingerprint("P-1"), fingerprint("P-2"));
         assert_ne!(fingerprint(""), fingerprint("a"));
+    }
+
+    #[test]
+    fn memo_maps_find_every_key_whatever_the_last_one_was() {
+        let mut memo: MemoMap<(u32, u16), i64> = MemoMap::default();
+        let mut plain: FastMap<(u32, u16), i64> = FastMap::default();
+        // Runs of one key and keys alternating, so that both the remembered place and the
+        // lookup are taken.
+        let keys = [(1, 1), (1, 1), (2, 1), (1, 1), (1, 2), (1, 2), (3, 9), (2, 1), (2, 1), (1, 1)];
+        for (i, key) in keys.iter().cycle().take(200).enumerate() {
+            *memo.entry(*key).or_default() += i as i64;
+            *plain.entry(*key).or_default() += i as i64;
+        }
+        assert_eq!(memo.len(), plain.len());
+        for (key, value) in &plain {
+            assert_eq!(memo.get(key), Some(value));
+            assert_eq!(memo[key], *value);
+        }
+        assert_eq!(memo.get(&(4, 4)), None);
+        assert!(!memo.contains_key(&(4, 4)));
+        assert_eq!(memo.keys().copied().collect::<Vec<_>>(), [(1, 1), (2, 1), (1, 2), (3, 9)], "first-inserted order");
+        *memo.get_mut(&(3, 9)).unwrap() += 1;
+        assert_eq!(memo[&(3, 9)], plain[&(3, 9)] + 1);
+    }
+
+    #[test]
+    fn memo_maps_compare_and_store_as_the_maps_they_replaced() {
+        let mut forwards: MemoMap<(u32, u16), i64> = MemoMap::default();
+        let mut backwards: MemoMap<(u32, u16), i64> = MemoMap::default();
+        let mut plain: FastMap<(u32, u16), i64> = FastMap::default();
+        for i in 0..50u32 {
+            *forwards.entry((i % 7, i as u16)).or_default() += i64::from(i);
+            *backwards.entry((7 - i % 7, 50 - i as u16)).or_default() -= 1;
+            plain.insert((i % 7, i as u16), i64::from(i));
+        }
+        let mut reordered: MemoMap<(u32, u16), i64> = MemoMap::default();
+        for i in (0..50u32).rev() {
+            *reordered.entry((i % 7, i as u16)).or_default() += i64::from(i);
+        }
+        assert_eq!(reordered, forwards, "content equality, whatever the order");
+        assert_ne!(backwards, forwards);
+        *reordered.entry((0, 0)).or_default() += 1;
+        assert_ne!(reordered, forwards);
+        let mut as_map = serde_json::Serializer::new(Vec::new());
+        sorted_map::serialize(&plain, &mut as_map).unwrap();
+        let text = serde_json::to_string(&forwards).unwrap();
+        assert_eq!(text.as_bytes(), as_map.into_inner(), "snapshots written before read the same");
+        let mut read: MemoMap<(u32, u16), i64> = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, forwards);
+        *read.entry((6, 48)).or_default() += 1;
+        assert_eq!(read[&(6, 48)], forwards[&(6, 48)] + 1);
+        let twice = "[[[1,1],5],[[1,1],6]]";
+        let err = serde_json::from_str::<MemoMap<(u32, u16), i64>>(twice).unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
     }
 }
