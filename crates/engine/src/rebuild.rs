@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use fundledger_domain::Policy;
-use fundledger_projections::{AsOf, EventMeta, PREFETCH_AHEAD_EVENTS, Views};
+use fundledger_projections::{AsOf, EventMeta, PREFETCH_AHEAD_EVENTS, PREFETCH_NEAR_EVENTS, Views};
 use fundledger_store::{EventLog, RecordBatch, block_on};
 use fundledger_wire::ForViews;
 
@@ -68,6 +68,11 @@ pub fn rebuild<L: EventLog + ?Sized>(
             }
             if !matches!(record, ForViews::Rejected) {
                 decoded.push_back((EventMeta { position, recorded_at_micros: time }, record));
+                if let Some((_, ForViews::Payment(near))) =
+                    decoded.len().checked_sub(PREFETCH_NEAR_EVENTS + 1).and_then(|at| decoded.get(at))
+                {
+                    views.prefetch_near(near);
+                }
                 summary.events += 1;
                 if decoded.len() > PREFETCH_AHEAD_EVENTS {
                     // Folded where it lies, then dropped: not moved out of the ring first.

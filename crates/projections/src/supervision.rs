@@ -545,6 +545,20 @@ impl RefTable {
         }
     }
 
+    /// Asks for the entry the key's home slot names, if the slot's tag is the key's (a
+    /// [`RefTable::prefetch`] earlier has brought the slot in). Without a branch on the slot:
+    /// otherwise it asks for entry 0, which costs nothing.
+    fn prefetch_entry(&self, key: &RefKey) {
+        if let Some(first) = self.entries.first() {
+            let (home, tag) = self.home_and_tag(key);
+            let slot = self.slots[home];
+            let numbers = self.number_mask();
+            let number = (slot & numbers) as usize;
+            let named = if slot & !numbers == tag { number.saturating_sub(1) } else { 0 };
+            fundledger_domain::compact::prefetch(self.entries.get(named).unwrap_or(first));
+        }
+    }
+
     /// `Ok` with the number of the entry holding `key`, or `Err` with the empty slot where it
     /// would go (the table has slots and at least one is empty).
     #[inline]
@@ -756,6 +770,17 @@ impl Supervision {
             && seen.by_key.worth_prefetching()
         {
             seen.by_key.prefetch(&ref_key(p.beneficiary(), fingerprint));
+        }
+    }
+
+    /// [`Supervision::prefetch`]'s second step, a few events later: the beneficiary's entry,
+    /// if the slot that step brought in names one under the beneficiary's tag.
+    #[inline]
+    pub fn prefetch_near(&self, p: &Payment<'_>) {
+        if let Some(seen) = self.seen.get(&p.period)
+            && seen.by_key.worth_prefetching()
+        {
+            seen.by_key.prefetch_entry(&ref_key(p.beneficiary(), fingerprint));
         }
     }
 
