@@ -252,13 +252,23 @@ impl ForViews<'_> {
 /// view reads it). Same acceptance and errors as [`decode_event_only`], which the tests check on
 /// every input they make; the recorded time is the log frame's, so it is not returned.
 pub fn decode_for_views(bytes: &[u8]) -> Result<ForViews<'_>, DecodeError> {
-    if let Some(answer) = crate::fast::decode_for_views(bytes) {
-        return Ok(answer);
+    let mut slot = ForViews::Rejected;
+    decode_for_views_into(bytes, &mut slot)?;
+    Ok(slot)
+}
+
+/// [`decode_for_views`] into `slot` (its old value dropped), for a reader that keeps records
+/// in place, such as the rebuild's read-ahead ring. On an error `slot` is left as it was.
+#[inline]
+pub fn decode_for_views_into<'a>(bytes: &'a [u8], slot: &mut ForViews<'a>) -> Result<(), DecodeError> {
+    if crate::fast::decode_for_views_into(bytes, slot) {
+        return Ok(());
     }
-    Ok(match decode_event_only_reference(bytes)? {
+    *slot = match decode_event_only_reference(bytes)? {
         Some(recorded) => ForViews::Event(Box::new(recorded.event)),
         None => ForViews::Rejected,
-    })
+    };
+    Ok(())
 }
 
 /// The fast path alone, for tests and benchmarks: `None` when it leaves the payload to the

@@ -73,26 +73,37 @@ pub(crate) fn decode_event_only(bytes: &[u8]) -> Answer {
     }
 }
 
-/// [`crate::decode_for_views`]'s fast path: as [`decode_event_only`], but a payment comes back
-/// as a [`Payment`] borrowing its ids from `bytes`, with no event built (its basis is checked
-/// and dropped: no view reads it).
-pub(crate) fn decode_for_views(bytes: &[u8]) -> Option<ForViews<'_>> {
-    let (_, _, body) = envelope(bytes)?;
-    match body {
-        Body::Rejected(_) => Some(ForViews::Rejected),
-        Body::Event(content) => match kind(content)? {
-            (BENEFIT_PAID, kind) => {
-                let fields = PaidFields::read(kind)?;
-                let payment = payment(&fields)?;
+/// [`crate::decode_for_views_into`]'s fast path: as [`decode_event_only`], but a payment comes
+/// back as a [`Payment`] borrowing its ids from `bytes`, with no event built (its basis is
+/// checked and dropped: no view reads it). The answer is written into `slot`, where its reader
+/// will find it, and `true` returned; `false` leaves `slot` as it was. (Returned by value, the
+/// answer was copied twice on its way to the rebuild's ring, each copy stalling on the stores
+/// that had just written it.)
+pub(crate) fn decode_for_views_into<'a>(bytes: &'a [u8], slot: &mut ForViews<'a>) -> bool {
+    let Some((_, _, body)) = envelope(bytes) else { return false };
+    let answer = match body {
+        Body::Rejected(_) => ForViews::Rejected,
+        Body::Event(content) => match kind(content) {
+            Some((BENEFIT_PAID, kind)) => {
+                let Some(fields) = PaidFields::read(kind) else { return false };
+                let Some(payment) = payment(&fields) else { return false };
                 // Checked as the event's would be, then dropped: no view reads it.
-                if let Some(content) = fields.basis {
-                    basis(content)?;
+                if let Some(content) = fields.basis
+                    && basis(content).is_none()
+                {
+                    return false;
                 }
-                Some(ForViews::Payment(payment))
+                ForViews::Payment(payment)
             }
-            (tag, kind) => Some(ForViews::Event(Box::new(event(tag, kind)?))),
+            Some((tag, kind)) => match event(tag, kind) {
+                Some(event) => ForViews::Event(Box::new(event)),
+                None => return false,
+            },
+            None => return false,
         },
-    }
+    };
+    *slot = answer;
+    true
 }
 
 /// The envelope of a `StoredRecord`: its recorded time, its effective period (checked) and its

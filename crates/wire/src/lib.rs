@@ -12,8 +12,8 @@ pub mod scan;
 
 pub use convert::{
     COMMAND_DIGEST_BYTES, DECIMAL_TEXT_BYTES_MAX, DecodeError, EVENT_ID_BYTES, ForViews, RecordEncoder, RecordedEvent,
-    decode_event_only, decode_event_only_fast, decode_event_only_reference, decode_for_views, decode_record,
-    encode_record, encode_record_into, event_from_pb, event_to_pb, record_from_pb, record_to_pb,
+    decode_event_only, decode_event_only_fast, decode_event_only_reference, decode_for_views, decode_for_views_into,
+    decode_record, encode_record, encode_record_into, event_from_pb, event_to_pb, record_from_pb, record_to_pb,
 };
 
 /// The generated protobuf types of package `fundledger.v1`.

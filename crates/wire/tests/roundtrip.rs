@@ -857,6 +857,26 @@ fn check_for_views_agrees(
         (Ok(ForViews::Event(event)), Ok(Some(recorded))) => prop_assert_eq!(&*event, &recorded.event),
         (ours, theirs) => prop_assert!(false, "decode_for_views {:?}, reference {:?}", ours, theirs),
     }
+    // Into a slot already holding a record (an event, a payment): the same answer replaces it,
+    // and an error leaves it as it was.
+    let held = [
+        ForViews::Event(Box::new(Event::PeriodClosed {
+            region: RegionCode::new(620_100).unwrap(),
+            period: Period::new(2024, 1).unwrap(),
+        })),
+        ForViews::Rejected,
+    ];
+    for before in held {
+        let mut slot = before.clone();
+        match (fundledger_wire::decode_for_views_into(bytes, &mut slot), decode_for_views(bytes)) {
+            (Ok(()), Ok(answer)) => prop_assert_eq!(slot, answer),
+            (Err(ours), Err(theirs)) => {
+                prop_assert_eq!(ours, theirs);
+                prop_assert_eq!(slot, before);
+            }
+            (ours, theirs) => prop_assert!(false, "decode_for_views_into {:?}, decode_for_views {:?}", ours, theirs),
+        }
+    }
     Ok(())
 }
 
