@@ -16,7 +16,10 @@
 use fundledger_domain::{Basis, Event, Money, Payment, PaymentId, Period, PlanId, RegionCode, TaxBatchRef};
 use prost::encoding::WireType;
 
-use crate::scan::{delimited, key, keyed_delimited, keyed_varint, keyed_varint_or_default, one_byte_key, skip, varint};
+use crate::scan::{
+    delimited, key, keyed_delimited, keyed_delimited_or_absent, keyed_varint, keyed_varint_or_default, one_byte_key,
+    skip, varint,
+};
 
 use crate::convert::{FromPbNumber, period_of};
 use crate::{ForViews, RecordedEvent};
@@ -110,6 +113,67 @@ pub(crate) fn decode_for_views_into<'a>(bytes: &'a [u8], slot: &mut ForViews<'a>
 /// body (a rejection's content already checked for structure).
 #[inline]
 fn envelope(bytes: &[u8]) -> Option<(i64, Period, Body<'_>)> {
+    let (recorded_at_micros, effective_period, body) = match envelope_in_order(bytes) {
+        Some(read) => read,
+        None => envelope_by_fields(bytes)?,
+    };
+    let body = match body {
+        Body::Rejected(content) => {
+            // `CommandRejected` is read as a message of unknown fields: its structure must hold.
+            skip_all(content)?;
+            Body::Rejected(content)
+        }
+        event => event,
+    };
+    Some((recorded_at_micros, period(effective_period)?, body))
+}
+
+/// The two-byte keys of `StoredRecord`'s body fields (20 and 21, length-delimited).
+const RECORD_EVENT_KEY: [u8; 2] = [0xa2, 0x01];
+const RECORD_REJECTED_KEY: [u8; 2] = [0xaa, 0x01];
+
+/// The envelope's fields as this contract's encoder lays them out: fields 1 to 10 in order,
+/// each at most once with its declared wire type (proto3 leaves out a field at its default, so
+/// any may be missing), then the body, and nothing else. Such an envelope reads the same as
+/// through [`envelope_by_fields`]; any other layout is declined here, and read there. (A field
+/// dispatch per field through a jump table was a seventh of the decoder's samples.)
+#[inline(always)]
+fn envelope_in_order(bytes: &[u8]) -> Option<(i64, u32, Body<'_>)> {
+    let mut buf = bytes;
+    let skip_delimited = |buf: &mut &[u8], tag| match keyed_delimited_or_absent(buf, tag) {
+        Some(value) => value.map(|_| ()),
+        None => Some(()),
+    };
+    // Event id, command id, command digest, actor.
+    for tag in 1..=4 {
+        skip_delimited(&mut buf, tag)?;
+    }
+    let recorded_at_micros = keyed_varint_or_default(&mut buf, RECORD_RECORDED_AT as u8).unwrap_or(Some(0))? as i64;
+    // Correlation and causation ids.
+    for tag in 6..=7 {
+        skip_delimited(&mut buf, tag)?;
+    }
+    let effective_period = keyed_varint_or_default(&mut buf, RECORD_EFFECTIVE_PERIOD as u8).unwrap_or(Some(0))? as u32;
+    // Index in the command, records in the command.
+    for tag in 9..=10 {
+        keyed_varint_or_default(&mut buf, tag).unwrap_or(Some(0))?;
+    }
+    let (key, mut rest) = buf.split_first_chunk::<2>()?;
+    let content = delimited(&mut rest)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let body = match *key {
+        RECORD_EVENT_KEY => Body::Event(content),
+        RECORD_REJECTED_KEY => Body::Rejected(content),
+        _ => return None,
+    };
+    Some((recorded_at_micros, effective_period, body))
+}
+
+/// The envelope's fields in any layout protobuf accepts (the reference decides on a body given
+/// twice).
+fn envelope_by_fields(bytes: &[u8]) -> Option<(i64, u32, Body<'_>)> {
     let mut buf = bytes;
     let mut recorded_at_micros = 0i64;
     let mut effective_period = 0u32;
@@ -130,15 +194,7 @@ fn envelope(bytes: &[u8]) -> Option<(i64, Period, Body<'_>)> {
             _ => skip(&mut buf, wire_type)?,
         }
     }
-    let body = match body? {
-        Body::Rejected(content) => {
-            // `CommandRejected` is read as a message of unknown fields: its structure must hold.
-            skip_all(content)?;
-            Body::Rejected(content)
-        }
-        event => event,
-    };
-    Some((recorded_at_micros, period(effective_period)?, body))
+    Some((recorded_at_micros, effective_period, body?))
 }
 
 /// A record's body: an event's content, or a rejection (its content, until checked).
@@ -553,7 +609,7 @@ fn skip_all(mut buf: &[u8]) -> Option<()> {
 mod tests {
     use prost::Message;
 
-    use super::{PaidFields, basis, basis_by_fields, basis_in_order};
+    use super::{Body, PaidFields, basis, basis_by_fields, basis_in_order, envelope_by_fields, envelope_in_order};
     use crate::pb;
     use pb::basis::Kind;
 
@@ -647,6 +703,93 @@ mod tests {
             amount_fen: 123_456,
             basis,
         }
+    }
+
+    /// A record as the encoder fills it: every envelope field set (so none is left out), a
+    /// payment or a refusal as its body.
+    fn record(rejected: bool) -> pb::StoredRecord {
+        pb::StoredRecord {
+            event_id: vec![7; 16],
+            command_id: "CMD-1".into(),
+            command_digest: vec![9; 32],
+            actor: Some(pb::Actor { principal: "agency-620100".into(), role: "region_agency".into(), region: 620100 }),
+            recorded_at_micros: 1_711_000_000_000_000,
+            correlation_id: "batch-7".into(),
+            causation_id: "CMD-0".into(),
+            effective_period: 202403,
+            index_in_command: 2,
+            records_in_command: 3,
+            body: Some(if rejected {
+                pb::stored_record::Body::Rejected(pb::CommandRejected {
+                    command_name: "RecordPayment".into(),
+                    reason: "unknown_region".into(),
+                    message: "no such region".into(),
+                })
+            } else {
+                pb::stored_record::Body::Event(pb::Event { kind: Some(pb::event::Kind::BenefitPaid(paid(None))) })
+            }),
+        }
+    }
+
+    /// The fields as `(recorded time, period, body kind and bytes)`, for comparing readings.
+    fn fields(read: Option<(i64, u32, Body<'_>)>) -> Option<(i64, u32, bool, Vec<u8>)> {
+        read.map(|(at, period, body)| match body {
+            Body::Event(content) => (at, period, true, content.to_vec()),
+            Body::Rejected(content) => (at, period, false, content.to_vec()),
+        })
+    }
+
+    #[test]
+    fn envelopes_as_the_encoder_writes_them_are_read_in_order() {
+        for rejected in [false, true] {
+            let mut message = record(rejected);
+            let full = message.encode_to_vec();
+            // Optional fields at their default, which the encoder leaves out.
+            message.correlation_id.clear();
+            message.causation_id.clear();
+            message.index_in_command = 0;
+            let sparse = message.encode_to_vec();
+            for bytes in [full, sparse] {
+                let in_order = fields(envelope_in_order(&bytes));
+                assert!(in_order.is_some(), "the encoder's layout");
+                assert_eq!(in_order, fields(envelope_by_fields(&bytes)));
+                assert_eq!(
+                    in_order.as_ref().map(|f| (f.0, f.1, f.2)),
+                    Some((1_711_000_000_000_000, 202403, !rejected))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn other_envelope_layouts_are_left_to_the_field_table() {
+        let bytes = record(false).encode_to_vec();
+        let expected = fields(envelope_by_fields(&bytes));
+        let body_at = bytes.windows(2).position(|w| w == super::RECORD_EVENT_KEY).expect("body key");
+        // An unknown field at the end, and one among the envelope's (a newer writer); the body
+        // before the envelope's fields; a known field with another wire type (field 9 as bytes,
+        // skipped by protobuf as the lite reader does not declare it).
+        let mut extended = bytes.clone();
+        extended.extend_from_slice(&[0x78, 0x01]);
+        let mut inner = bytes[..body_at].to_vec();
+        inner.extend_from_slice(&[0x78, 0x01]);
+        inner.extend_from_slice(&bytes[body_at..]);
+        let mut reordered = bytes[body_at..].to_vec();
+        reordered.extend_from_slice(&bytes[..body_at]);
+        let mut wire_type = bytes[..body_at].to_vec();
+        wire_type.extend_from_slice(&[0x4a, 0x01, 0x05]);
+        wire_type.extend_from_slice(&bytes[body_at..]);
+        for layout in [&extended, &inner, &reordered] {
+            assert_eq!(fields(envelope_in_order(layout)), None, "{layout:02x?}");
+            assert_eq!(fields(envelope_by_fields(layout)), expected, "{layout:02x?}");
+        }
+        assert_eq!(fields(envelope_in_order(&wire_type)), None);
+        assert_eq!(fields(envelope_by_fields(&wire_type)), expected);
+        // Two bodies: protobuf would merge them; both readers leave that to the reference.
+        let mut twice = bytes.clone();
+        twice.extend_from_slice(&bytes[body_at..]);
+        assert_eq!(fields(envelope_in_order(&twice)), None);
+        assert_eq!(fields(envelope_by_fields(&twice)), None);
     }
 
     #[test]

@@ -108,6 +108,20 @@ pub fn keyed_varint_or_default(buf: &mut &[u8], tag: u8) -> Option<Option<u64>> 
     }
 }
 
+/// A length-delimited field `tag` (below 16) if it is next in `buf`: `Some(value)`, or
+/// `Some(None)` for a malformed length; `None`, and nothing read, if another field or nothing
+/// comes next.
+#[inline(always)]
+pub fn keyed_delimited_or_absent<'a>(buf: &mut &'a [u8], tag: u8) -> Option<Option<&'a [u8]>> {
+    match buf.split_first() {
+        Some((&first, rest)) if first == one_byte_key(tag, 2) => {
+            *buf = rest;
+            Some(delimited(buf))
+        }
+        _ => None,
+    }
+}
+
 /// A length-delimited field `tag` (below 16) next in `buf`, or `None`.
 #[inline(always)]
 pub fn keyed_delimited<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
