@@ -17,11 +17,11 @@ use fundledger_domain::{Basis, Event, Money, Payment, PaymentId, Period, PlanId,
 use prost::encoding::WireType;
 
 use crate::scan::{
-    delimited, key, keyed_delimited, keyed_delimited_or_absent, keyed_varint, keyed_varint_or_default, one_byte_key,
-    skip, varint,
+    delimited, key, keyed_delimited, keyed_delimited_or_empty, keyed_varint, keyed_varint_or_zero, one_byte_key, skip,
+    varint,
 };
 
-use crate::convert::{FromPbNumber, period_of};
+use crate::convert::{FromPbNumber, period_of as period};
 use crate::{ForViews, RecordedEvent};
 
 /// `StoredRecord` field numbers the fast path reads.
@@ -40,11 +40,6 @@ pub(crate) type Answer = Option<Option<RecordedEvent>>;
 #[inline(always)]
 fn region(value: u32) -> Option<RegionCode> {
     RegionCode::new(value)
-}
-
-#[inline(always)]
-fn period(value: u32) -> Option<Period> {
-    period_of(value)
 }
 
 #[inline(always)]
@@ -140,23 +135,19 @@ const RECORD_REJECTED_KEY: [u8; 2] = [0xaa, 0x01];
 #[inline(always)]
 fn envelope_in_order(bytes: &[u8]) -> Option<(i64, u32, Body<'_>)> {
     let mut buf = bytes;
-    let skip_delimited = |buf: &mut &[u8], tag| match keyed_delimited_or_absent(buf, tag) {
-        Some(value) => value.map(|_| ()),
-        None => Some(()),
-    };
-    // Event id, command id, command digest, actor.
+    // Event id, command id, command digest, actor: skipped.
     for tag in 1..=4 {
-        skip_delimited(&mut buf, tag)?;
+        keyed_delimited_or_empty(&mut buf, tag)?;
     }
-    let recorded_at_micros = keyed_varint_or_default(&mut buf, RECORD_RECORDED_AT as u8).unwrap_or(Some(0))? as i64;
+    let recorded_at_micros = keyed_varint_or_zero(&mut buf, RECORD_RECORDED_AT as u8)? as i64;
     // Correlation and causation ids.
     for tag in 6..=7 {
-        skip_delimited(&mut buf, tag)?;
+        keyed_delimited_or_empty(&mut buf, tag)?;
     }
-    let effective_period = keyed_varint_or_default(&mut buf, RECORD_EFFECTIVE_PERIOD as u8).unwrap_or(Some(0))? as u32;
+    let effective_period = keyed_varint_or_zero(&mut buf, RECORD_EFFECTIVE_PERIOD as u8)? as u32;
     // Index in the command, records in the command.
     for tag in 9..=10 {
-        keyed_varint_or_default(&mut buf, tag).unwrap_or(Some(0))?;
+        keyed_varint_or_zero(&mut buf, tag)?;
     }
     let (key, mut rest) = buf.split_first_chunk::<2>()?;
     let content = delimited(&mut rest)?;
@@ -420,9 +411,7 @@ fn basis_in_order(buf: &[u8]) -> Option<BasisValues> {
         };
         let mut content = delimited(&mut rest)?;
         for (number, value) in (1..=fields).zip(&mut values[1..]) {
-            if let Some(v) = keyed_varint_or_default(&mut content, number) {
-                *value = v?;
-            }
+            *value = keyed_varint_or_zero(&mut content, number)?;
         }
         if !content.is_empty() {
             return None;

@@ -83,54 +83,43 @@ pub const fn one_byte_key(tag: u8, wire_type: u8) -> u8 {
     tag << 3 | wire_type
 }
 
+/// Whether `key` (a one-byte key) comes next in `buf`; if so, `buf` moves past it.
+#[inline(always)]
+fn take_key(buf: &mut &[u8], key: u8) -> bool {
+    match buf.split_first() {
+        Some((&first, rest)) if first == key => {
+            *buf = rest;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A varint field `tag` (below 16) next in `buf`, or `None`.
 #[inline(always)]
 pub fn keyed_varint(buf: &mut &[u8], tag: u8) -> Option<u64> {
-    let (&first, rest) = buf.split_first()?;
-    if first != one_byte_key(tag, 0) {
-        return None;
-    }
-    *buf = rest;
-    varint(buf)
+    if take_key(buf, one_byte_key(tag, 0)) { varint(buf) } else { None }
 }
 
-/// A varint field `tag` (below 16) if it is next in `buf`: `Some(value)`, or `Some(None)` for a
-/// malformed varint; `None`, and nothing read, if another field or nothing comes next (a reader
-/// of fields in order then takes the field's default).
+/// A varint field `tag` (below 16) if it is next in `buf`, else 0 with nothing read: proto3
+/// leaves a field at its default out, so a reader of fields in order takes 0 for a missing one.
+/// `None` for a malformed varint.
 #[inline(always)]
-pub fn keyed_varint_or_default(buf: &mut &[u8], tag: u8) -> Option<Option<u64>> {
-    match buf.split_first() {
-        Some((&first, rest)) if first == one_byte_key(tag, 0) => {
-            *buf = rest;
-            Some(varint(buf))
-        }
-        _ => None,
-    }
-}
-
-/// A length-delimited field `tag` (below 16) if it is next in `buf`: `Some(value)`, or
-/// `Some(None)` for a malformed length; `None`, and nothing read, if another field or nothing
-/// comes next.
-#[inline(always)]
-pub fn keyed_delimited_or_absent<'a>(buf: &mut &'a [u8], tag: u8) -> Option<Option<&'a [u8]>> {
-    match buf.split_first() {
-        Some((&first, rest)) if first == one_byte_key(tag, 2) => {
-            *buf = rest;
-            Some(delimited(buf))
-        }
-        _ => None,
-    }
+pub fn keyed_varint_or_zero(buf: &mut &[u8], tag: u8) -> Option<u64> {
+    if take_key(buf, one_byte_key(tag, 0)) { varint(buf) } else { Some(0) }
 }
 
 /// A length-delimited field `tag` (below 16) next in `buf`, or `None`.
 #[inline(always)]
 pub fn keyed_delimited<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
-    let (&first, rest) = buf.split_first()?;
-    if first != one_byte_key(tag, 2) {
-        return None;
-    }
-    *buf = rest;
-    delimited(buf)
+    if take_key(buf, one_byte_key(tag, 2)) { delimited(buf) } else { None }
+}
+
+/// A length-delimited field `tag` (below 16) if it is next in `buf`, else empty with nothing
+/// read (as [`keyed_varint_or_zero`]). `None` for a malformed length.
+#[inline(always)]
+pub fn keyed_delimited_or_empty<'a>(buf: &mut &'a [u8], tag: u8) -> Option<&'a [u8]> {
+    if take_key(buf, one_byte_key(tag, 2)) { delimited(buf) } else { Some(&[]) }
 }
 
 #[cfg(test)]
@@ -152,6 +141,25 @@ mod tests {
         if expected.is_some() {
             assert_eq!(ours.len(), theirs.len(), "key length {bytes:02x?}");
         }
+    }
+
+    #[test]
+    fn keyed_fields_are_read_when_next_and_defaulted_or_refused_when_not() {
+        // Field 2 as a varint (0x10) and as bytes (0x12), then field 3 (0x18).
+        let (mut a, mut b) = (&[0x10, 0x96, 0x01, 0x18, 0x05][..], &[0x12, 0x02, b'o', b'k', 0x18][..]);
+        assert_eq!(keyed_varint(&mut { a }, 3), None, "another field comes first");
+        assert_eq!(keyed_varint_or_zero(&mut a, 1), Some(0));
+        assert_eq!(a.len(), 5, "nothing read for a missing field");
+        assert_eq!(keyed_varint_or_zero(&mut a, 2), Some(150));
+        assert_eq!(keyed_varint(&mut a, 3), Some(5));
+        assert!(a.is_empty());
+        assert_eq!(keyed_delimited(&mut { b }, 3), None);
+        assert_eq!(keyed_delimited_or_empty(&mut b, 1), Some(&[][..]));
+        assert_eq!(keyed_delimited_or_empty(&mut b, 2), Some(&b"ok"[..]));
+        assert_eq!(b, &[0x18]);
+        // A malformed value under the right key is refused, not defaulted.
+        assert_eq!(keyed_varint_or_zero(&mut &[0x10, 0x80][..], 2), None);
+        assert_eq!(keyed_delimited_or_empty(&mut &[0x12, 0x05, 0x00][..], 2), None);
     }
 
     #[test]
