@@ -239,7 +239,7 @@ impl PaymentRun {
         if index.buckets.is_empty() {
             index.buckets = vec![Vec::new(); OPEN_BUCKETS];
         }
-        for e in &self.entries[index.indexed.min(self.entries.len())..] {
+        for e in &self.entries[index.indexed..] {
             index.buckets[Self::bucket(e[0])].push(*e);
         }
         index.indexed = self.entries.len();
@@ -762,14 +762,12 @@ impl Supervision {
     }
 
     /// Starts loading what [`Supervision::apply`] will read at random for `event`: the
-    /// beneficiary's bucket in its period's table. A fold calls it a few events ahead, so that
+    /// beneficiary's slot in its period's table. A fold calls it a few events ahead, so that
     /// the cache miss overlaps the events in between instead of stalling the fold.
     #[inline]
     pub fn prefetch(&self, p: &Payment<'_>) {
-        if let Some(seen) = self.seen.get(&p.period)
-            && seen.by_key.worth_prefetching()
-        {
-            seen.by_key.prefetch(&ref_key(p.beneficiary(), fingerprint));
+        if let Some((table, key)) = self.table_worth_prefetching(p) {
+            table.prefetch(&key);
         }
     }
 
@@ -777,11 +775,17 @@ impl Supervision {
     /// if the slot that step brought in names one under the beneficiary's tag.
     #[inline]
     pub fn prefetch_near(&self, p: &Payment<'_>) {
-        if let Some(seen) = self.seen.get(&p.period)
-            && seen.by_key.worth_prefetching()
-        {
-            seen.by_key.prefetch_entry(&ref_key(p.beneficiary(), fingerprint));
+        if let Some((table, key)) = self.table_worth_prefetching(p) {
+            table.prefetch_entry(&key);
         }
+    }
+
+    /// The payment's period table and the beneficiary's key in it, if the table is large
+    /// enough for prefetching to pay.
+    #[inline]
+    fn table_worth_prefetching(&self, p: &Payment<'_>) -> Option<(&RefTable, RefKey)> {
+        let table = &self.seen.get(&p.period)?.by_key;
+        table.worth_prefetching().then(|| (table, ref_key(p.beneficiary(), fingerprint)))
     }
 
     /// Folds one payment (as [`Supervision::apply`] folds its `BenefitPaid`).
