@@ -560,16 +560,16 @@ impl RefTable {
     }
 
     /// `Ok` with the number of the entry holding `key`, or `Err` with the empty slot where it
-    /// would go (the table has slots and at least one is empty).
+    /// would go and the key's tag (the table has slots and at least one is empty).
     #[inline]
-    fn find(&self, key: &RefKey) -> Result<usize, usize> {
+    fn find(&self, key: &RefKey) -> Result<usize, (usize, u32)> {
         let mask = self.slots.len() - 1;
         let numbers = self.number_mask();
         let (mut at, tag) = self.home_and_tag(key);
         loop {
             let slot = self.slots[at];
             if slot == EMPTY_SLOT {
-                return Err(at);
+                return Err((at, tag));
             }
             if slot & !numbers == tag {
                 let number = (slot & numbers) as usize - 1;
@@ -596,9 +596,9 @@ impl RefTable {
         }
         match self.find(&key) {
             Ok(number) => (&mut self.entries[number].seen, false),
-            Err(at) => {
+            Err((at, tag)) => {
                 self.entries.push(Bucket { key, seen: fresh });
-                self.slots[at] = self.home_and_tag(&key).1 | self.slot_number(self.entries.len());
+                self.slots[at] = tag | self.slot_number(self.entries.len());
                 (&mut self.entries.last_mut().expect("pushed").seen, true)
             }
         }

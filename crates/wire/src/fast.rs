@@ -403,10 +403,14 @@ fn basis_in_order(buf: &[u8]) -> Option<BasisValues> {
     if first == one_byte_key(3, 0) {
         values[0] = varint(&mut rest)?;
     } else {
+        // Every other kind is a message (length-delimited): its number of varint fields.
+        if first & 7 != 2 {
+            return None;
+        }
         let fields = match tag {
-            1 | 2 if first & 7 == 2 => 2,
-            6 if first & 7 == 2 => 4,
-            4 | 5 if first & 7 == 2 => 0,
+            1 | 2 => 2,
+            6 => 4,
+            4 | 5 => 0,
             _ => return None,
         };
         let mut content = delimited(&mut rest)?;
