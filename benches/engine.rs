@@ -20,9 +20,10 @@ use fundledger_demo::DemoConfig;
 use fundledger_domain::{
     Actor, Command, ExpenditureCategory, IncomeCategory, Money, Period, Policy, RegionCode, TaxBatchRef,
 };
-use fundledger_engine::load::{Callers, closed_loop};
+use fundledger_engine::load::{Callers, FloorShape, PipelineFloor, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, ManualClock, Submission, SystemClock};
 use fundledger_projections::AsOf;
+use fundledger_store::frame::frame_bytes;
 use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on, for_each_batch};
 
 const events_default: u64 = 10_000_000;
@@ -279,6 +280,8 @@ struct Throughput {
     median_batch: u32,
     sqlite_per_s: f64,
     floor_per_s: f64,
+    /// The same callers and records through the engine's pipeline with nothing in it.
+    pipeline_per_s: f64,
 }
 
 /// The physical floor for closed-loop submitters: the same record bytes written into a
@@ -373,7 +376,27 @@ fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: 
         median_batch,
         sqlite_per_s: payloads.len() as f64 / sqlite_seconds,
         floor_per_s: closed_loop_floor(&scratch.path, &payloads, submitters),
+        pipeline_per_s: pipeline_floor(&scratch.path, &payloads, submitter),
     }
+}
+
+/// The same records (framed size), split among the same callers as in the engine's run, sent
+/// through [`PipelineFloor`]: the engine's queue, writer, sync and responder hand-offs with
+/// nothing decided, encoded, framed or chained.
+fn pipeline_floor(dir: &Path, payloads: &[(i64, Vec<u8>)], callers: Callers) -> f64 {
+    let per = payloads.len() / submitters;
+    let framed = |payload: &Vec<u8>| {
+        let mut record = vec![0u8; frame_bytes(payload.len())];
+        record[..payload.len()].copy_from_slice(payload);
+        record
+    };
+    let work: Vec<Vec<Vec<u8>>> =
+        payloads.chunks(per).take(submitters).map(|chunk| chunk.iter().map(|(_, p)| framed(p)).collect()).collect();
+    let bytes: u64 = work.iter().flatten().map(|r| r.len() as u64).sum();
+    let floor = PipelineFloor::start(dir, bytes + (1 << 20), FloorShape::Serial, Duration::ZERO).expect("floor file");
+    let seconds = floor.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
+    floor.finish().expect("the floor wrote and synced");
+    (per * submitters) as f64 / seconds
 }
 
 struct Row {
@@ -440,6 +463,19 @@ fn main() {
             cps / floor
         ),
     });
+    for (who, runs, engine_cps) in [("threads", &results, cps), ("async submitters", &tasks, tasks_cps)] {
+        let pipeline = median(runs.iter().map(|t| t.pipeline_per_s).collect());
+        rows.push(Row {
+            figure: format!("  the engine's pipeline with nothing in it, {submitters} {who} (commands/s)"),
+            value: format!("{pipeline:.0}"),
+            target: "—".into(),
+            met: "—",
+            peer: format!(
+                "same queue, writer, sync per batch, responder; nothing decided, encoded or chained: the engine reaches ×{:.2} of it",
+                engine_cps / pipeline
+            ),
+        });
+    }
     rows.push(Row {
         figure: "median batch per sync (commands)".into(),
         value: format!("{batch:.0}"),

@@ -1,20 +1,28 @@
-//! The engine's closed-loop throughput, as the engine benchmark measures it, with the CPU each
-//! thread used: `submitters` callers (default 64) each submit one payment and wait for its answer,
-//! `n` payments in all (default 400,000), over the file store in a temporary directory. `tasks`
-//! runs the callers as tokio tasks on one runtime thread (as the API's handlers are), `threads`
-//! as OS threads.
+//! The engine's closed-loop throughput, as the engine benchmark measures it, with the CPU the
+//! process used: `submitters` callers (default 64) each submit one payment and wait for its
+//! answer, `n` payments in all (default 400,000), over the file store in a temporary directory.
+//! `tasks` runs the callers as tokio tasks on one runtime thread (as the API's handlers are),
+//! `threads` as OS threads.
+//!
+//! Then, in the same run, the same callers send the same records (framed size) through the
+//! engine's pipeline with nothing in it ([`PipelineFloor`]), in the engine's shape and with a
+//! sync-behind syncer. An optional fourth argument, nanoseconds, is spent spinning on the floor's
+//! writer for every command, standing in for deciding, encoding and chaining it.
 //!
 //! ```sh
 //! cargo build --release -p fundledger-engine --example closed_loop
 //! target/release/examples/closed_loop tasks 400000 64
+//! target/release/examples/closed_loop tasks 400000 64 1000
 //! ```
 
 use std::sync::Arc;
 
 use fundledger_domain::{Actor, ExpenditureCategory, Money, Period, Policy, RegionCode};
-use fundledger_engine::load::{Callers, closed_loop};
+use std::time::Duration;
+
+use fundledger_engine::load::{Callers, FloorShape, PipelineFloor, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, Submission, SystemClock};
-use fundledger_store::{FileLog, FileOptions};
+use fundledger_store::{EventLog, FileLog, FileOptions, block_on, for_each_batch, frame::frame_bytes};
 
 fn payment(i: usize, regions: &[RegionCode]) -> Submission {
     let period = Period::new(2024, 3).expect("period");
@@ -27,6 +35,7 @@ fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "tasks".into());
     let n: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(400_000);
     let submitters: usize = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let stand_in = Duration::from_nanos(std::env::args().nth(4).and_then(|a| a.parse().ok()).unwrap_or(0));
     let policy = Arc::new(Policy::gansu());
     let dir = tempfile::tempdir().expect("temp dir");
     let log = Arc::new(FileLog::open(dir.path().join("log"), &policy.fund_id, FileOptions::default()).expect("log").0);
@@ -47,6 +56,7 @@ fn main() {
     let per = n / submitters;
     let work: Vec<Vec<Submission>> =
         (0..submitters).map(|s| (0..per).map(|i| payment(s * per + i, &regions)).collect()).collect();
+    let setup_head = core.head().position;
     let engine = Arc::new(Engine::start(core, EngineConfig::default()));
     let cpu_before = process_cpu_seconds();
     let callers = if mode == "threads" { Callers::Threads } else { Callers::Tasks };
@@ -61,6 +71,39 @@ fn main() {
         cpu * 1e6 / done as f64,
         cpu / seconds,
     );
+    let log = engine.log().clone();
+    drop(engine);
+    // The same records, framed size, split among the same callers.
+    let mut records: Vec<Vec<u8>> = Vec::with_capacity(done);
+    for_each_batch(&*log, setup_head + 1, |batch| {
+        records.extend(batch.iter().map(|view| {
+            let mut framed = vec![0u8; frame_bytes(view.payload().len())];
+            framed[..view.payload().len()].copy_from_slice(view.payload());
+            framed
+        }))
+    })
+    .expect("read the payments back");
+    assert_eq!(records.len(), done, "{:?}", block_on(log.head()));
+    let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
+    for shape in [FloorShape::Serial, FloorShape::SyncBehind] {
+        let mut left = records.clone().into_iter();
+        let work: Vec<Vec<Vec<u8>>> = (0..submitters).map(|_| left.by_ref().take(per).collect()).collect();
+        let floor = PipelineFloor::start(dir.path(), bytes + (1 << 20), shape, stand_in).expect("floor file");
+        let cpu_before = process_cpu_seconds();
+        let floor_seconds = floor.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
+        let cpu = process_cpu_seconds() - cpu_before;
+        let syncs = floor.syncs();
+        floor.finish().expect("the floor wrote and synced");
+        println!(
+            "  pipeline floor, {shape:?}, {} ns stand-in per command: {:.0} commands/s (the engine reaches {:.2}x of it); \
+             {:.1} commands per sync; process CPU {:.2} us/command",
+            stand_in.as_nanos(),
+            done as f64 / floor_seconds,
+            floor_seconds / seconds,
+            done as f64 / syncs.max(1) as f64,
+            cpu * 1e6 / done as f64,
+        );
+    }
 }
 
 /// CPU seconds (user + system) of the whole process so far (Linux; 0 elsewhere).
