@@ -4,8 +4,8 @@
 //!
 //! [`PipelineFloor`] is the same-run peer of that figure: the engine's hand-offs (a queue, a
 //! writer thread that takes everything queued, one write and one `fdatasync` per batch, a
-//! responder thread answering through one-shot channels) with nothing decided, encoded, framed or
-//! chained. What it reaches on a machine is the most this shape of pipeline can give its callers
+//! responder thread answering through one-shot channels) with nothing decided, encoded, framed,
+//! chained or folded into views. What it reaches on a machine is the most this shape of pipeline can give its callers
 //! there; the engine's figure is read as a fraction of it.
 
 use std::os::unix::fs::FileExt;
