@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use fundledger_domain::Policy;
 use fundledger_engine::Submission;
+use fundledger_store::testing::process_scratch_dir;
 
 fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fundledger"));
@@ -17,33 +18,11 @@ fn bin() -> Command {
 }
 
 /// A fresh directory for one test, under Cargo's scratch directory for integration tests and
-/// named by process id, so that runs at the same time do not meet.
+/// named by process id, so that runs at the same time do not meet. Directories of earlier runs
+/// whose process is gone are removed: the shared demo ledger lives in a static, which is never
+/// dropped, and each run would otherwise leave a few hundred megabytes behind.
 fn scratch(name: &str) -> PathBuf {
-    sweep_earlier_runs();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Removes the directories of earlier runs whose process is gone (once per run). No run can
-/// remove all of its own: the shared demo ledger lives in a static, which is never dropped, and
-/// each run would otherwise leave a few hundred megabytes behind.
-fn sweep_earlier_runs() {
-    static SWEPT: OnceLock<()> = OnceLock::new();
-    SWEPT.get_or_init(|| {
-        let Ok(entries) = std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")) else { return };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name.strip_prefix("cli-").and_then(|rest| rest.rsplit('-').next()?.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && pid != std::process::id()
-                && !Path::new("/proc").join(pid.to_string()).exists()
-            {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    });
+    process_scratch_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), "cli", name).unwrap()
 }
 
 fn text(output: &Output) -> (String, String) {

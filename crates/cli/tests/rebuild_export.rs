@@ -13,6 +13,7 @@ use fundledger_domain::Policy;
 use fundledger_engine::{Outcome, Submission};
 use fundledger_projections::{AsOf, Views};
 use fundledger_store::chain::{genesis, hex, link};
+use fundledger_store::testing::process_scratch_dir;
 use serde_json::Value;
 
 /// Days of demo history the ledger holds (the first month and its closes), and the day the live
@@ -53,15 +54,11 @@ fn micros_at(date: chrono::NaiveDate) -> i64 {
 
 /// Where the shared ledger lives. It is kept in a static for the whole test process, and
 /// statics are never dropped, so a `TempDir` would be left in the system's temporary directory
-/// after every run (64 MiB each); this directory is under Cargo's scratch directory for
-/// integration tests instead, and emptied at the start of each run.
+/// after every run (64 MiB each). This directory is under Cargo's scratch directory for
+/// integration tests instead, named by process id so that two runs at once do not meet; earlier
+/// runs' directories are removed once their process is gone.
 fn ledger_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rebuild-export-ledger");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    process_scratch_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), "rebuild-export", "ledger").unwrap()
 }
 
 fn ledger() -> &'static Ledger {

@@ -449,6 +449,35 @@ pub fn flip_bit_in_file(path: &Path, offset: u64, bit: u8) -> io::Result<()> {
     file.sync_data()
 }
 
+/// A fresh, empty directory `base/{family}-{name}-{pid}` for this process, for test data kept in
+/// statics (which are never dropped, so a [`TempDir`] would never be removed). Directories of the
+/// same family left by processes that are gone are removed first, so runs do not pile up, and
+/// two runs at once never share or remove each other's. Where there is no `/proc` to tell which
+/// processes live, nothing is swept.
+pub fn process_scratch_dir(base: &Path, family: &str, name: &str) -> io::Result<PathBuf> {
+    let ours = std::process::id();
+    if Path::new("/proc/self").exists() {
+        let prefix = format!("{family}-");
+        for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let pid = file_name.strip_prefix(&prefix).and_then(|rest| rest.rsplit('-').next()?.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != ours
+                && !Path::new("/proc").join(pid.to_string()).exists()
+            {
+                // Another sweeper may be removing it at the same time: that is no failure.
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = base.join(format!("{family}-{name}-{ours}"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// A fresh directory under `$FUNDLEDGER_TEST_DIR` (or the system temp dir), removed on drop.
 #[derive(Debug)]
 pub struct TempDir {
@@ -476,5 +505,31 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_scratch_dir_is_fresh_and_sweeps_only_its_family_of_gone_processes() {
+        let base = TempDir::new("scratch-sweep").unwrap();
+        let ours = std::process::id();
+        // Not a process: above any pid_max Linux allows.
+        let gone = base.path().join("fam-other-4294967295");
+        let alive = base.path().join("fam-other-1");
+        let foreign = base.path().join("else-x-4294967295");
+        let stale_own = base.path().join(format!("fam-t-{ours}"));
+        for dir in [&gone, &alive, &foreign, &stale_own] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("f"), b"x").unwrap();
+        }
+        let dir = process_scratch_dir(base.path(), "fam", "t").unwrap();
+        assert_eq!(dir, stale_own);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "our own directory starts empty");
+        assert!(alive.join("f").exists(), "a live process's directory is kept");
+        assert!(foreign.join("f").exists(), "another family's directory is kept");
+        assert_eq!(gone.exists(), !Path::new("/proc/self").exists(), "a gone process's directory is swept");
     }
 }
