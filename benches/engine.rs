@@ -411,6 +411,13 @@ struct Row {
     peer: String,
 }
 
+impl Row {
+    /// A figure with no target of its own: a part of one, or a figure for context.
+    fn info(figure: String, value: String, peer: String) -> Row {
+        Row { figure, value, target: "—".into(), met: "—", peer }
+    }
+}
+
 fn met(ok: bool) -> &'static str {
     if ok { "yes" } else { "**no**" }
 }
@@ -457,36 +464,25 @@ fn main() {
         ),
     });
     let floor = median(results.iter().chain(&tasks).map(|t| t.floor_per_s).collect());
-    rows.push(Row {
-        figure: format!("  bound for {submitters} closed-loop submitters on this disk (records/s)"),
-        value: format!("{floor:.0}"),
-        target: "—".into(),
-        met: "—",
-        peer: format!(
+    rows.push(Row::info(
+        format!("  bound for {submitters} closed-loop submitters on this disk (records/s)"),
+        format!("{floor:.0}"),
+        format!(
             "raw file, fdatasync per {submitters} records, no compute: the engine reaches ×{:.2} of it",
             cps / floor
         ),
-    });
+    ));
     for (who, runs, engine_cps) in [("threads", &results, cps), ("async submitters", &tasks, tasks_cps)] {
         let pipeline = median(runs.iter().map(|t| t.pipeline_per_s).collect());
-        rows.push(Row {
-            figure: format!("  the engine's pipeline with nothing in it, {submitters} {who} (commands/s)"),
-            value: format!("{pipeline:.0}"),
-            target: "—".into(),
-            met: "—",
-            peer: format!(
-                "same queue, writer, sync per batch, responder; nothing decided, encoded or chained: the engine reaches ×{:.2} of it",
-                engine_cps / pipeline
-            ),
-        });
+        let peer = format!(
+            "same queue, writer, sync per batch, responder; nothing decided, encoded, chained or folded: \
+             the engine reaches ×{:.2} of it",
+            engine_cps / pipeline
+        );
+        let figure = format!("  the engine's pipeline with nothing in it, {submitters} {who} (commands/s)");
+        rows.push(Row::info(figure, format!("{pipeline:.0}"), peer));
     }
-    rows.push(Row {
-        figure: "median batch per sync (commands)".into(),
-        value: format!("{batch:.0}"),
-        target: "—".into(),
-        met: "—",
-        peer: String::new(),
-    });
+    rows.push(Row::info("median batch per sync (commands)".into(), format!("{batch:.0}"), String::new()));
 
     let scratch = Scratch::new("ledger");
     eprintln!("importing up to {commands} demo commands…");
@@ -530,20 +526,16 @@ fn main() {
         met: met(rebuilt >= rebuild_events_per_s_target),
         peer: format!("SQLite scan+decode {sq_decode:.0}/s → ×{:.2}", rebuilt / sq_decode),
     });
-    rows.push(Row {
-        figure: "  of which read+CRC only (records/s)".into(),
-        value: format!("{read:.0}"),
-        target: "—".into(),
-        met: "—",
-        peer: format!("SQLite row scan (no decode) {sq_scan:.0}/s → ×{:.2}", read / sq_scan),
-    });
-    rows.push(Row {
-        figure: "  of which read+CRC+decode, no apply (records/s)".into(),
-        value: format!("{decode:.0}"),
-        target: "—".into(),
-        met: "—",
-        peer: format!("SQLite scan+decode {sq_decode:.0}/s → ×{:.2}", decode / sq_decode),
-    });
+    rows.push(Row::info(
+        "  of which read+CRC only (records/s)".into(),
+        format!("{read:.0}"),
+        format!("SQLite row scan (no decode) {sq_scan:.0}/s → ×{:.2}", read / sq_scan),
+    ));
+    rows.push(Row::info(
+        "  of which read+CRC+decode, no apply (records/s)".into(),
+        format!("{decode:.0}"),
+        format!("SQLite scan+decode {sq_decode:.0}/s → ×{:.2}", decode / sq_decode),
+    ));
     drop(db);
     // The read peer's database (gigabytes of page cache) is not needed any more. Left in place,
     // it can leave each start-up child below reclaiming page cache while it faults in its
@@ -586,13 +578,11 @@ fn main() {
         met: met(with_snapshot <= startup_with_snapshot_s_target),
         peer: format!("full replay {replay_s:.1} s → ×{:.1} faster", replay_s / with_snapshot),
     });
-    rows.push(Row {
-        figure: format!("start-up by full replay, {millions:.2} M records (s, 1 run)"),
-        value: format!("{replay_s:.1}"),
-        target: "—".into(),
-        met: "—",
-        peer: format!("SQLite scan+decode of the same rows {:.1} s", head as f64 / sq_decode),
-    });
+    rows.push(Row::info(
+        format!("start-up by full replay, {millions:.2} M records (s, 1 run)"),
+        format!("{replay_s:.1}"),
+        format!("SQLite scan+decode of the same rows {:.1} s", head as f64 / sq_decode),
+    ));
 
     // Memory: what the last start-up child held after opening.
     let rss_mib = (child_field(&out, "rss_after_kib") - child_field(&out, "rss_before_kib")) as f64 / 1024.0;
@@ -627,13 +617,11 @@ fn main() {
         ("state: tax batches (est.)", map_bytes(counts.tax_batches, tax_entry)),
     ];
     for (what, value) in shares {
-        rows.push(Row {
-            figure: format!("  {what} (MiB per million records)"),
-            value: format!("{:.1}", value / millions),
-            target: "—".into(),
-            met: "—",
-            peer: format!("{value:.0} MiB"),
-        });
+        rows.push(Row::info(
+            format!("  {what} (MiB per million records)"),
+            format!("{:.1}", value / millions),
+            format!("{value:.0} MiB"),
+        ));
     }
 
     println!();
