@@ -20,10 +20,9 @@ use fundledger_demo::DemoConfig;
 use fundledger_domain::{
     Actor, Command, ExpenditureCategory, IncomeCategory, Money, Period, Policy, RegionCode, TaxBatchRef,
 };
-use fundledger_engine::load::{Callers, FloorShape, PipelineFloor, closed_loop};
+use fundledger_engine::load::{Callers, EmptyPipeline, PipelineShape, closed_loop, preallocate};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, ManualClock, Submission, SystemClock};
 use fundledger_projections::AsOf;
-use fundledger_store::frame::frame_bytes;
 use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on, for_each_batch};
 
 const events_default: u64 = 10_000_000;
@@ -283,32 +282,29 @@ struct Throughput {
     commands_per_s: f64,
     median_batch: u32,
     sqlite_per_s: f64,
-    floor_per_s: f64,
+    disk_bound_per_s: f64,
     /// The same callers and records through the engine's pipeline with nothing in it.
     pipeline_per_s: f64,
 }
 
-/// The physical floor for closed-loop submitters: the same record bytes written into a
-/// preallocated plain file (zero-filled before the clock starts, then overwritten in place) with
-/// one `fdatasync` per group of `group` records, nothing else. With `group` = the number of
+/// The disk's bound for closed-loop submitters: the same records at their framed size written
+/// into a preallocated plain file (zero-filled before the clock starts, then overwritten in
+/// place) with one `fdatasync` per group of `group` records, nothing else. With `group` = the number of
 /// submitters, this is the most any store that syncs once per commit could give them on this
 /// disk, however little it computed: each submitter has one command in flight, so no commit can
 /// carry more than one command from each.
-fn closed_loop_floor(dir: &Path, payloads: &[(i64, Vec<u8>)], group: usize) -> f64 {
-    use std::io::Write;
+fn disk_bound(dir: &Path, payloads: &[(i64, Vec<u8>)], group: usize) -> f64 {
     use std::os::unix::fs::FileExt;
-    let path = dir.join("floor.bin");
-    let total: usize = payloads.iter().map(|(_, p)| p.len()).sum();
-    let mut file = std::fs::File::create(&path).expect("floor file");
-    file.write_all(&vec![0u8; total]).expect("zero-fill");
-    file.sync_all().expect("sync");
+    let records: Vec<Vec<u8>> = payloads.iter().map(|(_, p)| EmptyPipeline::record_for(p)).collect();
+    let path = dir.join("disk-bound.bin");
+    let file = preallocate(&path, records.iter().map(|r| r.len() as u64).sum()).expect("disk bound file");
     let mut buffer = Vec::new();
     let (_, seconds) = timed(|| {
         let mut offset = 0u64;
-        for chunk in payloads.chunks(group) {
+        for chunk in records.chunks(group) {
             buffer.clear();
-            for (_, payload) in chunk {
-                buffer.extend_from_slice(payload);
+            for record in chunk {
+                buffer.extend_from_slice(record);
             }
             file.write_all_at(&buffer, offset).expect("write");
             file.sync_data().expect("fdatasync");
@@ -379,27 +375,26 @@ fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: 
         commands_per_s: done as f64 / seconds,
         median_batch,
         sqlite_per_s: payloads.len() as f64 / sqlite_seconds,
-        floor_per_s: closed_loop_floor(&scratch.path, &payloads, submitters),
-        pipeline_per_s: pipeline_floor(&scratch.path, &payloads, submitter),
+        disk_bound_per_s: disk_bound(&scratch.path, &payloads, submitters),
+        pipeline_per_s: empty_pipeline(&scratch.path, &payloads, submitter),
     }
 }
 
 /// The same records (framed size), split among the same callers as in the engine's run, sent
-/// through [`PipelineFloor`]: the engine's queue, writer, sync and responder hand-offs with
+/// through [`EmptyPipeline`]: the engine's queue, writer, sync and responder hand-offs with
 /// nothing decided, encoded, framed, chained or folded into views.
-fn pipeline_floor(dir: &Path, payloads: &[(i64, Vec<u8>)], callers: Callers) -> f64 {
+fn empty_pipeline(dir: &Path, payloads: &[(i64, Vec<u8>)], callers: Callers) -> f64 {
     let per = payloads.len() / submitters;
-    let framed = |payload: &Vec<u8>| {
-        let mut record = vec![0u8; frame_bytes(payload.len())];
-        record[..payload.len()].copy_from_slice(payload);
-        record
-    };
-    let work: Vec<Vec<Vec<u8>>> =
-        payloads.chunks(per).take(submitters).map(|chunk| chunk.iter().map(|(_, p)| framed(p)).collect()).collect();
+    let work: Vec<Vec<Vec<u8>>> = payloads
+        .chunks(per)
+        .take(submitters)
+        .map(|chunk| chunk.iter().map(|(_, p)| EmptyPipeline::record_for(p)).collect())
+        .collect();
     let bytes: u64 = work.iter().flatten().map(|r| r.len() as u64).sum();
-    let floor = PipelineFloor::start(dir, bytes + (1 << 20), FloorShape::Serial, Duration::ZERO).expect("floor file");
-    let seconds = floor.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
-    floor.finish().expect("the floor wrote and synced");
+    let pipeline =
+        EmptyPipeline::start(dir, bytes + (1 << 20), PipelineShape::Serial, Duration::ZERO).expect("pipeline file");
+    let seconds = pipeline.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
+    pipeline.finish().expect("the empty pipeline wrote and synced");
     (per * submitters) as f64 / seconds
 }
 
@@ -413,7 +408,7 @@ struct Row {
 
 impl Row {
     /// A figure with no target of its own: a part of one, or a figure for context.
-    fn info(figure: String, value: String, peer: String) -> Row {
+    fn untargeted(figure: String, value: String, peer: String) -> Row {
         Row { figure, value, target: "—".into(), met: "—", peer }
     }
 }
@@ -463,13 +458,15 @@ fn main() {
             tasks_cps / tasks_sqlite
         ),
     });
-    let floor = median(results.iter().chain(&tasks).map(|t| t.floor_per_s).collect());
-    rows.push(Row::info(
+    let disk = median(results.iter().chain(&tasks).map(|t| t.disk_bound_per_s).collect());
+    rows.push(Row::untargeted(
         format!("  bound for {submitters} closed-loop submitters on this disk (records/s)"),
-        format!("{floor:.0}"),
+        format!("{disk:.0}"),
         format!(
-            "raw file, fdatasync per {submitters} records, no compute: the engine reaches ×{:.2} of it",
-            cps / floor
+            "raw file, fdatasync per {submitters} records, no compute: the engine reaches ×{:.2} of it \
+             from threads, ×{:.2} from tasks",
+            cps / disk,
+            tasks_cps / disk
         ),
     ));
     for (who, runs, engine_cps) in [("threads", &results, cps), ("async submitters", &tasks, tasks_cps)] {
@@ -480,9 +477,9 @@ fn main() {
             engine_cps / pipeline
         );
         let figure = format!("  the engine's pipeline with nothing in it, {submitters} {who} (commands/s)");
-        rows.push(Row::info(figure, format!("{pipeline:.0}"), peer));
+        rows.push(Row::untargeted(figure, format!("{pipeline:.0}"), peer));
     }
-    rows.push(Row::info("median batch per sync (commands)".into(), format!("{batch:.0}"), String::new()));
+    rows.push(Row::untargeted("median batch per sync (commands)".into(), format!("{batch:.0}"), String::new()));
 
     let scratch = Scratch::new("ledger");
     eprintln!("importing up to {commands} demo commands…");
@@ -526,12 +523,12 @@ fn main() {
         met: met(rebuilt >= rebuild_events_per_s_target),
         peer: format!("SQLite scan+decode {sq_decode:.0}/s → ×{:.2}", rebuilt / sq_decode),
     });
-    rows.push(Row::info(
+    rows.push(Row::untargeted(
         "  of which read+CRC only (records/s)".into(),
         format!("{read:.0}"),
         format!("SQLite row scan (no decode) {sq_scan:.0}/s → ×{:.2}", read / sq_scan),
     ));
-    rows.push(Row::info(
+    rows.push(Row::untargeted(
         "  of which read+CRC+decode, no apply (records/s)".into(),
         format!("{decode:.0}"),
         format!("SQLite scan+decode {sq_decode:.0}/s → ×{:.2}", decode / sq_decode),
@@ -578,7 +575,7 @@ fn main() {
         met: met(with_snapshot <= startup_with_snapshot_s_target),
         peer: format!("full replay {replay_s:.1} s → ×{:.1} faster", replay_s / with_snapshot),
     });
-    rows.push(Row::info(
+    rows.push(Row::untargeted(
         format!("start-up by full replay, {millions:.2} M records (s, 1 run)"),
         format!("{replay_s:.1}"),
         format!("SQLite scan+decode of the same rows {:.1} s", head as f64 / sq_decode),
@@ -617,7 +614,7 @@ fn main() {
         ("state: tax batches (est.)", map_bytes(counts.tax_batches, tax_entry)),
     ];
     for (what, value) in shares {
-        rows.push(Row::info(
+        rows.push(Row::untargeted(
             format!("  {what} (MiB per million records)"),
             format!("{:.1}", value / millions),
             format!("{value:.0} MiB"),

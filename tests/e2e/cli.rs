@@ -18,7 +18,7 @@ fn bin() -> Command {
 }
 
 /// A fresh directory for one test, under Cargo's scratch directory for integration tests and
-/// named by process id, so that runs at the same time do not meet. Directories of earlier runs
+/// owned by this process, so that runs at the same time do not meet. Directories of earlier runs
 /// whose process is gone are removed: the shared demo ledger lives in a static, which is never
 /// dropped, and each run would otherwise leave a few hundred megabytes behind.
 fn scratch(name: &str) -> PathBuf {

@@ -55,8 +55,8 @@ fn micros_at(date: chrono::NaiveDate) -> i64 {
 /// Where the shared ledger lives. It is kept in a static for the whole test process, and
 /// statics are never dropped, so a `TempDir` would be left in the system's temporary directory
 /// after every run (64 MiB each). This directory is under Cargo's scratch directory for
-/// integration tests instead, named by process id so that two runs at once do not meet; earlier
-/// runs' directories are removed once their process is gone.
+/// integration tests instead, owned by this process so that two runs at once do not meet;
+/// earlier runs' directories are removed once their process is gone.
 fn ledger_dir() -> PathBuf {
     process_scratch_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), "rebuild-export", "ledger").unwrap()
 }

@@ -5,9 +5,9 @@
 //! `threads` as OS threads.
 //!
 //! Then, in the same run, the same callers send the same records (framed size) through the
-//! engine's pipeline with nothing in it ([`PipelineFloor`]), in the engine's shape and with a
-//! sync-behind syncer. An optional fourth argument, nanoseconds, is spent spinning on the floor's
-//! writer for every command, standing in for deciding, encoding and chaining it.
+//! engine's pipeline with nothing in it ([`EmptyPipeline`]), in the engine's shape and with a
+//! sync-behind syncer. An optional fourth argument, nanoseconds, is spent spinning on the
+//! empty pipeline's writer for every command, standing in for deciding, encoding and chaining it.
 //!
 //! ```sh
 //! cargo build --release -p fundledger-engine --example closed_loop
@@ -16,13 +16,12 @@
 //! ```
 
 use std::sync::Arc;
-
-use fundledger_domain::{Actor, ExpenditureCategory, Money, Period, Policy, RegionCode};
 use std::time::Duration;
 
-use fundledger_engine::load::{Callers, FloorShape, PipelineFloor, closed_loop};
+use fundledger_domain::{Actor, ExpenditureCategory, Money, Period, Policy, RegionCode};
+use fundledger_engine::load::{Callers, EmptyPipeline, PipelineShape, closed_loop};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, Submission, SystemClock};
-use fundledger_store::{EventLog, FileLog, FileOptions, block_on, for_each_batch, frame::frame_bytes};
+use fundledger_store::{EventLog, FileLog, FileOptions, block_on, for_each_batch};
 
 fn payment(i: usize, regions: &[RegionCode]) -> Submission {
     let period = Period::new(2024, 3).expect("period");
@@ -76,30 +75,26 @@ fn main() {
     // The same records, framed size, split among the same callers.
     let mut records: Vec<Vec<u8>> = Vec::with_capacity(done);
     for_each_batch(&*log, setup_head + 1, |batch| {
-        records.extend(batch.iter().map(|view| {
-            let mut framed = vec![0u8; frame_bytes(view.payload().len())];
-            framed[..view.payload().len()].copy_from_slice(view.payload());
-            framed
-        }))
+        records.extend(batch.iter().map(|view| EmptyPipeline::record_for(view.payload())))
     })
     .expect("read the payments back");
     assert_eq!(records.len(), done, "{:?}", block_on(log.head()));
     let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
-    for shape in [FloorShape::Serial, FloorShape::SyncBehind] {
+    for shape in [PipelineShape::Serial, PipelineShape::SyncBehind] {
         let mut left = records.clone().into_iter();
         let work: Vec<Vec<Vec<u8>>> = (0..submitters).map(|_| left.by_ref().take(per).collect()).collect();
-        let floor = PipelineFloor::start(dir.path(), bytes + (1 << 20), shape, stand_in).expect("floor file");
+        let pipeline = EmptyPipeline::start(dir.path(), bytes + (1 << 20), shape, stand_in).expect("pipeline file");
         let cpu_before = process_cpu_seconds();
-        let floor_seconds = floor.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
+        let empty_seconds = pipeline.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
         let cpu = process_cpu_seconds() - cpu_before;
-        let syncs = floor.syncs();
-        floor.finish().expect("the floor wrote and synced");
+        let syncs = pipeline.syncs();
+        pipeline.finish().expect("the empty pipeline wrote and synced");
         println!(
-            "  pipeline floor, {shape:?}, {} ns stand-in per command: {:.0} commands/s (the engine reaches {:.2}x of it); \
+            "  empty pipeline, {shape:?}, {} ns stand-in per command: {:.0} commands/s (the engine reaches {:.2}x of it); \
              {:.1} commands per sync; process CPU {:.2} us/command",
             stand_in.as_nanos(),
-            done as f64 / floor_seconds,
-            floor_seconds / seconds,
+            done as f64 / empty_seconds,
+            empty_seconds / seconds,
             done as f64 / syncs.max(1) as f64,
             cpu * 1e6 / done as f64,
         );

@@ -2,7 +2,7 @@
 //! the next, as agency systems calling the API one payment at a time do. The engine benchmark's
 //! throughput figure and the `closed_loop` example run it.
 //!
-//! [`PipelineFloor`] is the same-run peer of that figure: the engine's hand-offs (a queue, a
+//! [`EmptyPipeline`] is the same-run peer of that figure: the engine's hand-offs (a queue, a
 //! writer thread that takes everything queued, one write and one `fdatasync` per batch, a
 //! responder thread answering through one-shot channels) with nothing decided, encoded, framed,
 //! chained or folded into views. What it reaches on a machine is the most this shape of pipeline can give its callers
@@ -11,7 +11,7 @@
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -109,52 +109,65 @@ fn accepted(mut answers: Vec<Result<Outcome, EngineError>>) -> Result<(), String
     }
 }
 
-/// How the stand-in pipeline makes a batch durable.
+/// How the empty pipeline makes a batch durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloorShape {
+pub enum PipelineShape {
     /// As the engine does: the writer writes and syncs each batch, then hands it to the
     /// responder and takes the next.
     Serial,
     /// The writer writes each batch and goes straight on to the next; a syncer thread syncs
-    /// once for everything written so far, then answers it (one design the engine could take).
+    /// once for everything written so far, then answers it (a simpler form of the sync-behind
+    /// design in ARCHITECTURE.md, whose syncer also wrote).
     SyncBehind,
 }
 
+type Job = (Vec<u8>, oneshot::Sender<()>);
+
 /// The engine's pipeline with nothing in it, writing pre-built records to one preallocated file.
-pub struct PipelineFloor {
-    tx: Option<mpsc::Sender<(Vec<u8>, oneshot::Sender<()>)>>,
-    threads: Vec<JoinHandle<std::io::Result<()>>>,
+pub struct EmptyPipeline {
+    /// Taken only when the pipeline stops (`finish` or drop).
+    tx: Option<mpsc::Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
     syncs: Arc<AtomicU64>,
+    /// The first write or sync error of either thread, which then stops.
+    failure: Arc<Mutex<Option<std::io::Error>>>,
     path: PathBuf,
 }
 
-impl PipelineFloor {
-    /// Creates `dir/pipeline-floor.bin`, zero-filled to `capacity_bytes` and synced before
-    /// anything is timed (as the file store preallocates its segments), and starts the threads.
-    /// `work_per_command` is spent spinning on the writer for every command, standing in for
-    /// deciding, encoding and chaining it (zero for the floor itself).
+/// Creates `path`, zero-filled to `bytes` and synced, as the file store preallocates its
+/// segments, so that later writes in place need no metadata in their syncs.
+pub fn preallocate(path: &Path, bytes: u64) -> std::io::Result<std::fs::File> {
+    let file = std::fs::File::create(path)?;
+    let zeros = vec![0u8; 1 << 20];
+    let mut offset = 0;
+    while offset < bytes {
+        let n = (bytes - offset).min(zeros.len() as u64);
+        file.write_all_at(&zeros[..n as usize], offset)?;
+        offset += n;
+    }
+    file.sync_all()?;
+    Ok(file)
+}
+
+impl EmptyPipeline {
+    /// Creates `dir/empty-pipeline.bin`, preallocated to `capacity_bytes` before anything is
+    /// timed, and starts the threads. `work_per_command` is spent spinning on the writer for
+    /// every command, standing in for deciding, encoding and chaining it (zero for the pipeline's
+    /// own bound).
     pub fn start(
         dir: &Path,
         capacity_bytes: u64,
-        shape: FloorShape,
+        shape: PipelineShape,
         work_per_command: Duration,
     ) -> std::io::Result<Self> {
-        let path = dir.join("pipeline-floor.bin");
-        let file = std::fs::File::create(&path)?;
-        let zeros = vec![0u8; 1 << 20];
-        let mut offset = 0;
-        while offset < capacity_bytes {
-            let n = (capacity_bytes - offset).min(zeros.len() as u64);
-            file.write_all_at(&zeros[..n as usize], offset)?;
-            offset += n;
-        }
-        file.sync_all()?;
-        let file = Arc::new(file);
+        let path = dir.join("empty-pipeline.bin");
+        let file = Arc::new(preallocate(&path, capacity_bytes)?);
         let syncs = Arc::new(AtomicU64::new(0));
-        let (tx, rx) = mpsc::channel::<(Vec<u8>, oneshot::Sender<()>)>();
+        let failure = Arc::new(Mutex::new(None));
+        let (tx, rx) = mpsc::channel::<Job>();
         let (done_tx, done_rx) = mpsc::channel::<Vec<oneshot::Sender<()>>>();
         let written = {
-            let (file, syncs) = (file.clone(), syncs.clone());
+            let (file, syncs, failure) = (file.clone(), syncs.clone(), failure.clone());
             std::thread::spawn(move || {
                 let (mut buf, mut replies, mut offset) = (Vec::new(), Vec::new(), 0u64);
                 while let Ok(first) = rx.recv() {
@@ -168,52 +181,70 @@ impl PipelineFloor {
                     while Instant::now() < spin_until {
                         std::hint::spin_loop();
                     }
-                    file.write_all_at(&buf, offset)?;
+                    let wrote = file.write_all_at(&buf, offset).and_then(|()| match shape {
+                        PipelineShape::Serial => file.sync_data().map(|()| {
+                            syncs.fetch_add(1, Ordering::Relaxed);
+                        }),
+                        PipelineShape::SyncBehind => Ok(()),
+                    });
+                    if let Err(err) = wrote {
+                        // The replies are dropped unanswered: their callers learn of it at once.
+                        failure.lock().expect("failure lock").get_or_insert(err);
+                        return;
+                    }
                     offset += buf.len() as u64;
                     buf.clear();
-                    if shape == FloorShape::Serial {
-                        file.sync_data()?;
-                        syncs.fetch_add(1, Ordering::Relaxed);
-                    }
                     if done_tx.send(std::mem::take(&mut replies)).is_err() {
-                        break;
+                        return;
                     }
                 }
-                Ok(())
             })
         };
         // The responder, or for `SyncBehind` the syncer that also answers.
-        let answered = std::thread::spawn({
-            let syncs = syncs.clone();
-            move || {
+        let answered = {
+            let (syncs, failure) = (syncs.clone(), failure.clone());
+            std::thread::spawn(move || {
                 while let Ok(mut replies) = done_rx.recv() {
-                    if shape == FloorShape::SyncBehind {
+                    if shape == PipelineShape::SyncBehind {
                         while let Ok(more) = done_rx.try_recv() {
                             replies.extend(more);
                         }
-                        file.sync_data()?;
+                        if let Err(err) = file.sync_data() {
+                            failure.lock().expect("failure lock").get_or_insert(err);
+                            return;
+                        }
                         syncs.fetch_add(1, Ordering::Relaxed);
                     }
                     for reply in replies {
                         let _ = reply.send(());
                     }
                 }
-                Ok(())
-            }
-        });
-        Ok(PipelineFloor { tx: Some(tx), threads: vec![written, answered], syncs, path })
+            })
+        };
+        Ok(EmptyPipeline { tx: Some(tx), threads: vec![written, answered], syncs, failure, path })
+    }
+
+    /// A record of the size the file store frames `payload` to (its payload, then zeros), for
+    /// sending the engine's own records through the pipeline at their size on disk.
+    pub fn record_for(payload: &[u8]) -> Vec<u8> {
+        let mut record = vec![0u8; fundledger_store::frame::frame_bytes(payload.len())];
+        record[..payload.len()].copy_from_slice(payload);
+        record
     }
 
     /// Runs the closed loop over it: each caller's records in order, each sent once the one
-    /// before it is durable and answered.
+    /// before it is durable and answered. An error names the write or sync that failed.
     pub fn closed_loop(&self, work: Vec<Vec<Vec<u8>>>, callers: Callers) -> Result<Duration, String> {
-        let tx = self.tx.clone().ok_or("the pipeline is stopped")?;
+        let tx = self.tx.clone().expect("taken only when the pipeline stops");
         let enqueue = move |record: Vec<u8>| {
             let (reply, rx) = oneshot::channel();
             tx.send((record, reply)).map_err(|_| "not answered: the writer stopped".to_string())?;
             Ok(rx)
         };
-        drive(work, callers, Arc::new(enqueue), |()| Ok(()))
+        drive(work, callers, Arc::new(enqueue), |()| Ok(())).map_err(|why| match self.failure() {
+            Some(cause) => format!("{why}: {cause}"),
+            None => why,
+        })
     }
 
     /// Syncs made so far (for commands per sync).
@@ -221,15 +252,37 @@ impl PipelineFloor {
         self.syncs.load(Ordering::Relaxed)
     }
 
-    /// Stops the threads, reports the first write or sync error, and removes the file.
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().expect("failure lock").as_ref().map(|err| format!("{} failed: {err}", self.path.display()))
+    }
+
+    /// Stops the threads and removes the file; the first write or sync error, if there was one.
     pub fn finish(mut self) -> std::io::Result<()> {
-        self.tx = None;
-        let mut result = Ok(());
-        for thread in self.threads.drain(..) {
-            let joined = thread.join().unwrap_or_else(|_| Err(std::io::Error::other("a floor thread panicked")));
-            result = result.and(joined);
+        self.stop();
+        let failed = self.failure.lock().expect("failure lock").take();
+        let removed = std::fs::remove_file(&self.path);
+        match failed {
+            Some(err) => Err(err),
+            None => removed,
         }
-        std::fs::remove_file(&self.path).and(result)
+    }
+
+    fn stop(&mut self) {
+        self.tx = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for EmptyPipeline {
+    /// A pipeline dropped without `finish` (a caller's panic, say) still stops its threads and
+    /// removes its file.
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop();
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -240,20 +293,20 @@ mod tests {
     /// Every caller's records reach the file, each once and whole, in its caller's order, and
     /// every one is answered, in both shapes and from both kinds of caller.
     #[test]
-    fn the_floor_writes_every_record_once_and_answers_it() {
-        for shape in [FloorShape::Serial, FloorShape::SyncBehind] {
+    fn the_empty_pipeline_writes_every_record_once_and_answers_it() {
+        for shape in [PipelineShape::Serial, PipelineShape::SyncBehind] {
             for callers in [Callers::Threads, Callers::Tasks] {
                 let dir = tempfile::tempdir().unwrap();
                 let record = |c: usize, i: usize| format!("<{c:02}:{i:03}>").into_bytes();
                 let work: Vec<Vec<Vec<u8>>> = (0..8).map(|c| (0..40).map(|i| record(c, i)).collect()).collect();
                 let total: usize = work.iter().flatten().map(Vec::len).sum();
-                let floor = PipelineFloor::start(dir.path(), total as u64 + 4096, shape, Duration::ZERO).unwrap();
-                floor.closed_loop(work, callers).unwrap();
-                let syncs = floor.syncs();
+                let pipeline = EmptyPipeline::start(dir.path(), total as u64 + 4096, shape, Duration::ZERO).unwrap();
+                pipeline.closed_loop(work, callers).unwrap();
+                let syncs = pipeline.syncs();
                 assert!((1..=320).contains(&syncs), "{shape:?} {callers:?}: {syncs} syncs");
-                let bytes = std::fs::read(dir.path().join("pipeline-floor.bin")).unwrap();
-                floor.finish().unwrap();
-                assert!(!dir.path().join("pipeline-floor.bin").exists(), "the file is removed");
+                let bytes = std::fs::read(dir.path().join("empty-pipeline.bin")).unwrap();
+                pipeline.finish().unwrap();
+                assert!(!dir.path().join("empty-pipeline.bin").exists(), "the file is removed");
                 let text = std::str::from_utf8(&bytes[..total]).unwrap();
                 assert!(bytes[total..].iter().all(|&b| b == 0), "nothing written past the records");
                 let seen: Vec<(usize, usize)> = text
@@ -273,13 +326,31 @@ mod tests {
         }
     }
 
+    /// With one caller every batch is one record: each answer comes only after a sync that
+    /// covers it, and there is exactly one sync per record, in both shapes.
     #[test]
-    fn a_stopped_floor_refuses_callers() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut floor = PipelineFloor::start(dir.path(), 4096, FloorShape::Serial, Duration::ZERO).unwrap();
-        floor.tx = None;
-        let why = floor.closed_loop(vec![vec![b"x".to_vec()]], Callers::Tasks).unwrap_err();
-        assert!(why.contains("stopped"), "{why}");
-        floor.finish().unwrap();
+    fn every_answer_follows_its_sync() {
+        for shape in [PipelineShape::Serial, PipelineShape::SyncBehind] {
+            let dir = tempfile::tempdir().unwrap();
+            let pipeline = EmptyPipeline::start(dir.path(), 4096, shape, Duration::ZERO).unwrap();
+            let tx = pipeline.tx.clone().unwrap();
+            for k in 1..=40u64 {
+                let (reply, answer) = oneshot::channel();
+                tx.send((vec![b'x'; 10], reply)).unwrap();
+                answer.blocking_recv().unwrap();
+                assert_eq!(pipeline.syncs(), k, "{shape:?}: answer {k}");
+            }
+            drop(tx);
+            pipeline.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_record_is_sent_at_its_framed_size() {
+        let record = EmptyPipeline::record_for(b"payload");
+        assert_eq!(record.len(), fundledger_store::frame::frame_bytes(7));
+        assert!(record.len() > 7);
+        assert_eq!(&record[..7], b"payload");
+        assert!(record[7..].iter().all(|&b| b == 0));
     }
 }

@@ -449,32 +449,39 @@ pub fn flip_bit_in_file(path: &Path, offset: u64, bit: u8) -> io::Result<()> {
     file.sync_data()
 }
 
-/// A fresh, empty directory `base/{family}-{name}-{pid}` for this process, for test data kept in
-/// statics (which are never dropped, so a [`TempDir`] would never be removed). Directories of the
-/// same family left by processes that are gone are removed first, so runs do not pile up, and
-/// two runs at once never share or remove each other's. Where there is no `/proc` to tell which
-/// processes live, nothing is swept.
+/// A fresh, empty directory `base/{family}-{name}-{pid}-{n}` owned by this process, for test
+/// data kept in statics (which are never dropped, so a [`TempDir`] would never be removed).
+///
+/// The directory holds a file `.owner` that this process keeps locked (`flock`) until it exits.
+/// Before making a new one, directories of the same family whose lock can be taken, because
+/// their process is gone, are removed, so runs do not pile up. A lock is a better witness than a
+/// process id: two runs in different PID namespaces sharing one target directory see different
+/// `/proc`s, and may even have the same pid. The directory is made under a temporary name and
+/// renamed once locked, so a sweep never sees it unlocked.
 pub fn process_scratch_dir(base: &Path, family: &str, name: &str) -> io::Result<PathBuf> {
-    let ours = std::process::id();
-    if Path::new("/proc/self").exists() {
-        let prefix = format!("{family}-");
-        for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            let pid = file_name.strip_prefix(&prefix).and_then(|rest| rest.rsplit('-').next()?.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && pid != ours
-                && !Path::new("/proc").join(pid.to_string()).exists()
-            {
-                // Another sweeper may be removing it at the same time: that is no failure.
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
+    static OWNED: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    std::fs::create_dir_all(base)?;
+    let prefix = format!("{family}-");
+    for entry in std::fs::read_dir(base)?.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        // No owner file: not made by this function; leave it.
+        let Ok(owner) = std::fs::File::open(entry.path().join(".owner")) else { continue };
+        if owner.try_lock().is_ok() {
+            // Another sweeper may be removing it at the same time: that is no failure.
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-    let dir = base.join(format!("{family}-{name}-{ours}"));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
+    let unique = format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    let making = base.join(format!(".making-{family}-{unique}"));
+    std::fs::create_dir(&making)?;
+    let owner = std::fs::File::create(making.join(".owner"))?;
+    owner.lock()?;
+    let dir = base.join(format!("{family}-{unique}"));
+    std::fs::rename(&making, &dir)?;
+    OWNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(owner);
     Ok(dir)
 }
 
@@ -513,23 +520,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_process_scratch_dir_is_fresh_and_sweeps_only_its_family_of_gone_processes() {
+    fn a_process_scratch_dir_is_fresh_owned_and_sweeps_only_unowned_dirs_of_its_family() {
         let base = TempDir::new("scratch-sweep").unwrap();
-        let ours = std::process::id();
-        // Not a process: above any pid_max Linux allows.
-        let gone = base.path().join("fam-other-4294967295");
-        let alive = base.path().join("fam-other-1");
-        let foreign = base.path().join("else-x-4294967295");
-        let stale_own = base.path().join(format!("fam-t-{ours}"));
-        for dir in [&gone, &alive, &foreign, &stale_own] {
+        let family_dir = |name: &str| base.path().join(name);
+        // A run that is gone: an owner file nobody holds locked.
+        let gone = family_dir("fam-a-1-0");
+        // A live run: its owner file is locked (here by another open file description).
+        let live = family_dir("fam-a-2-0");
+        // Not made by this function (no owner file), and another family's gone run.
+        let unowned = family_dir("fam-legacy");
+        let other_family = family_dir("else-a-1-0");
+        for dir in [&gone, &live, &unowned, &other_family] {
             std::fs::create_dir_all(dir).unwrap();
             std::fs::write(dir.join("f"), b"x").unwrap();
         }
-        let dir = process_scratch_dir(base.path(), "fam", "t").unwrap();
-        assert_eq!(dir, stale_own);
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "our own directory starts empty");
-        assert!(alive.join("f").exists(), "a live process's directory is kept");
-        assert!(foreign.join("f").exists(), "another family's directory is kept");
-        assert_eq!(gone.exists(), !Path::new("/proc/self").exists(), "a gone process's directory is swept");
+        for dir in [&gone, &live, &other_family] {
+            std::fs::File::create(dir.join(".owner")).unwrap();
+        }
+        let holder = std::fs::File::open(live.join(".owner")).unwrap();
+        holder.lock().unwrap();
+
+        let first = process_scratch_dir(base.path(), "fam", "t").unwrap();
+        let second = process_scratch_dir(base.path(), "fam", "t").unwrap();
+        assert_ne!(first, second, "each call gets its own directory");
+        for dir in [&first, &second] {
+            let entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name()).collect();
+            assert_eq!(entries, vec![std::ffi::OsString::from(".owner")], "{dir:?} starts empty but for its lock");
+            assert!(dir.file_name().unwrap().to_string_lossy().starts_with("fam-t-"));
+            // This process holds it: another open file description cannot take the lock.
+            let probe = std::fs::File::open(dir.join(".owner")).unwrap();
+            assert!(probe.try_lock().is_err(), "{dir:?} is owned while this process lives");
+        }
+        assert!(!gone.exists(), "a gone run's directory is swept");
+        assert!(live.join("f").exists(), "a live run's directory is kept");
+        assert!(unowned.join("f").exists(), "a directory without an owner file is kept");
+        assert!(other_family.join("f").exists(), "another family's directory is kept");
+        let making: Vec<_> = std::fs::read_dir(base.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".making-"))
+            .collect();
+        assert!(making.is_empty(), "no directory is left under its temporary name");
     }
 }
