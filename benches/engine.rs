@@ -20,7 +20,7 @@ use fundledger_demo::DemoConfig;
 use fundledger_domain::{
     Actor, Command, ExpenditureCategory, IncomeCategory, Money, Period, Policy, RegionCode, TaxBatchRef,
 };
-use fundledger_engine::load::{Callers, EmptyPipeline, PipelineShape, closed_loop, preallocate};
+use fundledger_engine::load::{Callers, EmptyPipeline, PipelineShape, closed_loop, preallocate, share_out};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, ManualClock, Submission, SystemClock};
 use fundledger_projections::AsOf;
 use fundledger_store::{EventLog, FileLog, FileOptions, RecordBatch, block_on, for_each_batch};
@@ -293,9 +293,8 @@ struct Throughput {
 /// submitters, this is the most any store that syncs once per commit could give them on this
 /// disk, however little it computed: each submitter has one command in flight, so no commit can
 /// carry more than one command from each.
-fn disk_bound(dir: &Path, payloads: &[(i64, Vec<u8>)], group: usize) -> f64 {
+fn disk_bound(dir: &Path, records: &[Vec<u8>], group: usize) -> f64 {
     use std::os::unix::fs::FileExt;
-    let records: Vec<Vec<u8>> = payloads.iter().map(|(_, p)| EmptyPipeline::record_for(p)).collect();
     let path = dir.join("disk-bound.bin");
     let file = preallocate(&path, records.iter().map(|r| r.len() as u64).sum()).expect("disk bound file");
     let mut buffer = Vec::new();
@@ -312,7 +311,7 @@ fn disk_bound(dir: &Path, payloads: &[(i64, Vec<u8>)], group: usize) -> f64 {
         }
     });
     let _ = std::fs::remove_file(&path);
-    payloads.len() as f64 / seconds
+    records.len() as f64 / seconds
 }
 
 /// One run: a fresh ledger, the setup, then `payments` payments from 64 closed-loop submitters:
@@ -371,31 +370,27 @@ fn throughput_run(policy: &Arc<Policy>, payments: u64, round: usize, submitter: 
             tx.commit().expect("commit");
         }
     });
+    // The same records at their framed size, for the disk's bound and the empty pipeline.
+    let records: Vec<Vec<u8>> = payloads.iter().map(|(_, p)| EmptyPipeline::record_for(p)).collect();
     Throughput {
         commands_per_s: done as f64 / seconds,
         median_batch,
         sqlite_per_s: payloads.len() as f64 / sqlite_seconds,
-        disk_bound_per_s: disk_bound(&scratch.path, &payloads, submitters),
-        pipeline_per_s: empty_pipeline(&scratch.path, &payloads, submitter),
+        disk_bound_per_s: disk_bound(&scratch.path, &records, submitters),
+        pipeline_per_s: empty_pipeline(&scratch.path, records, submitter),
     }
 }
 
-/// The same records (framed size), split among the same callers as in the engine's run, sent
-/// through [`EmptyPipeline`]: the engine's queue, writer, sync and responder hand-offs with
+/// The same records (framed size), shared out among the same callers as in the engine's run,
+/// sent through [`EmptyPipeline`]: the engine's queue, writer, sync and responder hand-offs with
 /// nothing decided, encoded, framed, chained or folded into views.
-fn empty_pipeline(dir: &Path, payloads: &[(i64, Vec<u8>)], callers: Callers) -> f64 {
-    let per = payloads.len() / submitters;
-    let work: Vec<Vec<Vec<u8>>> = payloads
-        .chunks(per)
-        .take(submitters)
-        .map(|chunk| chunk.iter().map(|(_, p)| EmptyPipeline::record_for(p)).collect())
-        .collect();
-    let bytes: u64 = work.iter().flatten().map(|r| r.len() as u64).sum();
-    let pipeline =
-        EmptyPipeline::start(dir, bytes + (1 << 20), PipelineShape::Serial, Duration::ZERO).expect("pipeline file");
+fn empty_pipeline(dir: &Path, records: Vec<Vec<u8>>, callers: Callers) -> f64 {
+    let work = share_out(records, submitters);
+    let sent: usize = work.iter().map(Vec::len).sum();
+    let pipeline = EmptyPipeline::start(dir, &work, PipelineShape::Serial, Duration::ZERO).expect("pipeline file");
     let seconds = pipeline.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
     pipeline.finish().expect("the empty pipeline wrote and synced");
-    (per * submitters) as f64 / seconds
+    sent as f64 / seconds
 }
 
 struct Row {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fundledger_domain::{Actor, ExpenditureCategory, Money, Period, Policy, RegionCode};
-use fundledger_engine::load::{Callers, EmptyPipeline, PipelineShape, closed_loop};
+use fundledger_engine::load::{Callers, EmptyPipeline, PipelineShape, closed_loop, share_out};
 use fundledger_engine::{Core, CoreOptions, Engine, EngineConfig, HashIds, Submission, SystemClock};
 use fundledger_store::{EventLog, FileLog, FileOptions, block_on, for_each_batch};
 
@@ -72,18 +72,16 @@ fn main() {
     );
     let log = engine.log().clone();
     drop(engine);
-    // The same records, framed size, split among the same callers.
+    // The same records, framed size, shared out among the same callers.
     let mut records: Vec<Vec<u8>> = Vec::with_capacity(done);
     for_each_batch(&*log, setup_head + 1, |batch| {
         records.extend(batch.iter().map(|view| EmptyPipeline::record_for(view.payload())))
     })
     .expect("read the payments back");
     assert_eq!(records.len(), done, "{:?}", block_on(log.head()));
-    let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
     for shape in [PipelineShape::Serial, PipelineShape::SyncBehind] {
-        let mut left = records.clone().into_iter();
-        let work: Vec<Vec<Vec<u8>>> = (0..submitters).map(|_| left.by_ref().take(per).collect()).collect();
-        let pipeline = EmptyPipeline::start(dir.path(), bytes + (1 << 20), shape, stand_in).expect("pipeline file");
+        let work = share_out(records.clone(), submitters);
+        let pipeline = EmptyPipeline::start(dir.path(), &work, shape, stand_in).expect("pipeline file");
         let cpu_before = process_cpu_seconds();
         let empty_seconds = pipeline.closed_loop(work, callers).expect("every record is answered").as_secs_f64();
         let cpu = process_cpu_seconds() - cpu_before;

@@ -109,6 +109,14 @@ fn accepted(mut answers: Vec<Result<Outcome, EngineError>>) -> Result<(), String
     }
 }
 
+/// `items` shared out among `callers` callers, an equal run of them each, in order (a remainder
+/// smaller than `callers` is left out).
+pub fn share_out<T>(items: Vec<T>, callers: usize) -> Vec<Vec<T>> {
+    let each = items.len() / callers;
+    let mut items = items.into_iter();
+    (0..callers).map(|_| items.by_ref().take(each).collect()).collect()
+}
+
 /// How the empty pipeline makes a batch durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PipelineShape {
@@ -150,18 +158,20 @@ pub fn preallocate(path: &Path, bytes: u64) -> std::io::Result<std::fs::File> {
 }
 
 impl EmptyPipeline {
-    /// Creates `dir/empty-pipeline.bin`, preallocated to `capacity_bytes` before anything is
-    /// timed, and starts the threads. `work_per_command` is spent spinning on the writer for
-    /// every command, standing in for deciding, encoding and chaining it (zero for the pipeline's
-    /// own bound).
+    /// Creates `dir/empty-pipeline.bin`, preallocated to hold `work` (the records each caller
+    /// will send) before anything is timed, and starts the threads. `work_per_command` is spent
+    /// spinning on the writer for every command, standing in for deciding, encoding and chaining
+    /// it (zero for the pipeline's own bound).
     pub fn start(
         dir: &Path,
-        capacity_bytes: u64,
+        work: &[Vec<Vec<u8>>],
         shape: PipelineShape,
         work_per_command: Duration,
     ) -> std::io::Result<Self> {
         let path = dir.join("empty-pipeline.bin");
-        let file = Arc::new(preallocate(&path, capacity_bytes)?);
+        // A page beyond the records: nothing is written there (the tests check it stays zero).
+        let capacity = work.iter().flatten().map(|r| r.len() as u64).sum::<u64>() + 4096;
+        let file = Arc::new(preallocate(&path, capacity)?);
         let syncs = Arc::new(AtomicU64::new(0));
         let failure = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel::<Job>();
@@ -300,7 +310,7 @@ mod tests {
                 let record = |c: usize, i: usize| format!("<{c:02}:{i:03}>").into_bytes();
                 let work: Vec<Vec<Vec<u8>>> = (0..8).map(|c| (0..40).map(|i| record(c, i)).collect()).collect();
                 let total: usize = work.iter().flatten().map(Vec::len).sum();
-                let pipeline = EmptyPipeline::start(dir.path(), total as u64 + 4096, shape, Duration::ZERO).unwrap();
+                let pipeline = EmptyPipeline::start(dir.path(), &work, shape, Duration::ZERO).unwrap();
                 pipeline.closed_loop(work, callers).unwrap();
                 let syncs = pipeline.syncs();
                 assert!((1..=320).contains(&syncs), "{shape:?} {callers:?}: {syncs} syncs");
@@ -332,7 +342,8 @@ mod tests {
     fn every_answer_follows_its_sync() {
         for shape in [PipelineShape::Serial, PipelineShape::SyncBehind] {
             let dir = tempfile::tempdir().unwrap();
-            let pipeline = EmptyPipeline::start(dir.path(), 4096, shape, Duration::ZERO).unwrap();
+            let pipeline =
+                EmptyPipeline::start(dir.path(), &[vec![vec![b'x'; 10]; 40]], shape, Duration::ZERO).unwrap();
             let tx = pipeline.tx.clone().unwrap();
             for k in 1..=40u64 {
                 let (reply, answer) = oneshot::channel();
@@ -343,6 +354,12 @@ mod tests {
             drop(tx);
             pipeline.finish().unwrap();
         }
+    }
+
+    #[test]
+    fn callers_get_equal_runs_in_order() {
+        assert_eq!(share_out((0..7).collect(), 3), vec![vec![0, 1], vec![2, 3], vec![4, 5]]);
+        assert_eq!(share_out((0..2).collect::<Vec<u8>>(), 3), vec![Vec::<u8>::new(); 3]);
     }
 
     #[test]
